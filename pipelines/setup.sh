@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what sscor needs on Debian 12 and builds it into build/.
+#   bash pipelines/setup.sh         build + runtime dependencies, then build
+#   bash pipelines/setup.sh --dev   also PyTorch, scikit-image, vips (fixtures, benchmarks)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  build-essential cmake ninja-build pkg-config
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  libopenslide-dev openslide-tools libtiff-dev libtiff-tools
+  libdnnl-dev libcairo2-dev
+)
+if [ "${1:-}" = "--dev" ]; then
+  packages+=(python3-torch python3-numpy python3-skimage python3-tifffile libvips-tools time)
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  $sudo apt-get update
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake --build build
