@@ -16,8 +16,8 @@
  *
  * Memory: allocate every buffer of a network once from an arena before the
  * training / inference loop and reuse it; an arena hands out 64-byte aligned
- * blocks from a few large chunks (first-touched at allocation time, with
- * transparent huge pages requested) and frees them all at once. */
+ * blocks from a few large chunks (huge pages requested; each block is zeroed,
+ * i.e. first-touched, when handed out) and frees them all at once. */
 #ifndef SSCOR_TENSOR_H
 #define SSCOR_TENSOR_H
 
@@ -46,7 +46,7 @@ typedef struct sscor_arena {
   size_t reserved;           /* bytes obtained from the system */
 } sscor_arena;
 
-/* chunk_bytes 0 picks 64 MiB; larger requests get a chunk of their own. */
+/* chunk_bytes 0 picks 16 MiB; larger requests get a chunk of their own. */
 void sscor_arena_init(sscor_arena *a, size_t chunk_bytes);
 /* Zero-filled, 64-byte aligned. Fails with SSCOR_E_NOMEM (message says how
  * much) when the system refuses; *out is NULL then. */

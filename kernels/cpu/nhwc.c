@@ -1,0 +1,333 @@
+/* Hand-written NHWC kernels for the oneDNN backend: everything between the
+ * convolutions (pads, instance norm + activation, element-wise, losses) and
+ * the final few-channel conv. OpenMP-parallel; inner loops run along the
+ * contiguous channel axis so the compiler vectorises them. */
+#include <omp.h>
+#include <string.h>
+
+#include "cpu_kernels.h"
+
+/* Hot loops get an AVX-512 and an AVX2 clone picked at load time, so the
+ * library stays portable without -march=native. */
+#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+#define HOT __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define HOT
+#endif
+
+static inline int reflect(int i, int size) {
+  if (i < 0) return -i;
+  if (i >= size) return 2 * size - 2 - i;
+  return i;
+}
+
+void nhwc_reflect_pad_forward(int pad, const sscor_tensor *x, sscor_tensor *y) {
+  const int C = x->c, W = x->w, Wp = y->w;
+  const size_t rowx = (size_t)W * C, rowy = (size_t)Wp * C;
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int n = 0; n < y->n; n++)
+    for (int i = 0; i < y->h; i++) {
+      const float *src = x->data + ((size_t)n * x->h + reflect(i - pad, x->h)) * rowx;
+      float *dst = y->data + ((size_t)n * y->h + i) * rowy;
+      memcpy(dst + (size_t)pad * C, src, rowx * sizeof(float));
+      for (int j = 0; j < pad; j++) {
+        memcpy(dst + (size_t)j * C, src + (size_t)reflect(j - pad, W) * C, C * sizeof(float));
+        int jr = Wp - 1 - j;
+        memcpy(dst + (size_t)jr * C, src + (size_t)reflect(jr - pad, W) * C, C * sizeof(float));
+      }
+    }
+}
+
+HOT static void add_row_folded(float *dst, const float *src, int pad, int W, int Wp, int C) {
+  for (int j = 0; j < Wp; j++) {
+    float *d = dst + (size_t)reflect(j - pad, W) * C;
+    const float *s = src + (size_t)j * C;
+    for (int c = 0; c < C; c++) d[c] += s[c];
+  }
+}
+
+/* Each dx row gathers the (up to three) dy rows that reflect onto it, so
+ * rows are independent and parallel without atomics. */
+void nhwc_reflect_pad_backward(int pad, const sscor_tensor *dy, sscor_tensor *dx) {
+  const int C = dx->c, H = dx->h, W = dx->w, Wp = dy->w;
+  const size_t rowx = (size_t)W * C, rowy = (size_t)Wp * C;
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int n = 0; n < dx->n; n++)
+    for (int r = 0; r < H; r++) {
+      float *dst = dx->data + ((size_t)n * H + r) * rowx;
+      const float *base = dy->data + (size_t)n * dy->h * rowy;
+      memset(dst, 0, rowx * sizeof(float));
+      add_row_folded(dst, base + (size_t)(r + pad) * rowy, pad, W, Wp, C);
+      if (r >= 1 && r <= pad) add_row_folded(dst, base + (size_t)(pad - r) * rowy, pad, W, Wp, C);
+      if (r >= H - 1 - pad && r <= H - 2)
+        add_row_folded(dst, base + (size_t)(2 * H - 2 - r + pad) * rowy, pad, W, Wp, C);
+    }
+}
+
+/* Per-channel sums over a block of pixels, in double. */
+HOT static void channel_sums(const float *x, size_t pixels, int C, double *s, double *s2) {
+  for (size_t p = 0; p < pixels; p++) {
+    const float *v = x + p * C;
+    for (int c = 0; c < C; c++) {
+      double d = v[c];
+      s[c] += d;
+      s2[c] += d * d;
+    }
+  }
+}
+
+HOT static void normalize_rows(const float *x, float *y, size_t pixels, int C, const float *m,
+                               const float *r, sscor_act act) {
+  for (size_t p = 0; p < pixels; p++) {
+    const float *v = x + p * C;
+    float *o = y + p * C;
+    switch (act) {
+    case SSCOR_ACT_RELU:
+      for (int c = 0; c < C; c++) {
+        float t = (v[c] - m[c]) * r[c];
+        o[c] = t > 0.f ? t : 0.f;
+      }
+      break;
+    case SSCOR_ACT_LRELU:
+      for (int c = 0; c < C; c++) {
+        float t = (v[c] - m[c]) * r[c];
+        o[c] = t > 0.f ? t : SSCOR_LRELU_SLOPE * t;
+      }
+      break;
+    case SSCOR_ACT_NONE:
+      for (int c = 0; c < C; c++) o[c] = (v[c] - m[c]) * r[c];
+      break;
+    default:
+      for (int c = 0; c < C; c++) o[c] = sscor_act_apply(act, (v[c] - m[c]) * r[c]);
+    }
+  }
+}
+
+/* Splits [0, total) into the calling thread's share. */
+static void thread_range(size_t total, size_t *lo, size_t *hi) {
+  int t = omp_get_thread_num(), nt = omp_get_num_threads();
+  *lo = total * t / nt;
+  *hi = total * (t + 1) / nt;
+}
+
+void nhwc_instnorm_forward(const sscor_tensor *x, sscor_tensor *y, float *mean, float *rstd,
+                           sscor_act act) {
+  const int C = x->c;
+  const size_t hw = (size_t)x->h * x->w;
+  double s[C], s2[C];
+  float m[C], r[C];
+  for (int n = 0; n < x->n; n++) {
+    const float *xs = x->data + (size_t)n * hw * C;
+    float *ys = y->data + (size_t)n * hw * C;
+    memset(s, 0, sizeof s);
+    memset(s2, 0, sizeof s2);
+#pragma omp parallel
+    {
+      double ls[C], ls2[C];
+      memset(ls, 0, sizeof ls);
+      memset(ls2, 0, sizeof ls2);
+      size_t lo, hi;
+      thread_range(hw, &lo, &hi);
+      channel_sums(xs + lo * C, hi - lo, C, ls, ls2);
+#pragma omp critical
+      for (int c = 0; c < C; c++) {
+        s[c] += ls[c];
+        s2[c] += ls2[c];
+      }
+#pragma omp barrier
+#pragma omp single
+      for (int c = 0; c < C; c++) {
+        double mu = s[c] / (double)hw, var = s2[c] / (double)hw - mu * mu;
+        if (var < 0) var = 0;
+        m[c] = (float)mu;
+        r[c] = (float)(1.0 / sqrt(var + SSCOR_INSTNORM_EPS));
+      }
+      normalize_rows(xs + lo * C, ys + lo * C, hi - lo, C, m, r, act);
+    }
+    if (mean) memcpy(mean + (size_t)n * C, m, sizeof m);
+    if (rstd) memcpy(rstd + (size_t)n * C, r, sizeof r);
+  }
+}
+
+HOT static void grad_sums(const float *x, const float *y, const float *dy, size_t pixels, int C,
+                          const float *m, const float *r, sscor_act act, double *sg,
+                          double *sgx) {
+  for (size_t p = 0; p < pixels; p++) {
+    const size_t o = p * C;
+    for (int c = 0; c < C; c++) {
+      float g = sscor_act_grad(act, y[o + c], dy[o + c]);
+      sg[c] += g;
+      sgx[c] += (double)g * ((x[o + c] - m[c]) * r[c]);
+    }
+  }
+}
+
+HOT static void grad_apply(const float *x, const float *y, const float *dy, float *dx,
+                           size_t pixels, int C, const float *m, const float *r, sscor_act act,
+                           const float *a, const float *b) {
+  for (size_t p = 0; p < pixels; p++) {
+    const size_t o = p * C;
+    for (int c = 0; c < C; c++) {
+      float g = sscor_act_grad(act, y[o + c], dy[o + c]);
+      float xh = (x[o + c] - m[c]) * r[c];
+      dx[o + c] = r[c] * (g - a[c] - xh * b[c]);
+    }
+  }
+}
+
+void nhwc_instnorm_backward(const sscor_tensor *x, const sscor_tensor *y, const float *mean,
+                            const float *rstd, sscor_act act, const sscor_tensor *dy,
+                            sscor_tensor *dx) {
+  const int C = x->c;
+  const size_t hw = (size_t)x->h * x->w;
+  double sg[C], sgx[C];
+  float a[C], b[C];
+  for (int n = 0; n < x->n; n++) {
+    const size_t off = (size_t)n * hw * C;
+    const float *m = mean + (size_t)n * C, *r = rstd + (size_t)n * C;
+    memset(sg, 0, sizeof sg);
+    memset(sgx, 0, sizeof sgx);
+#pragma omp parallel
+    {
+      double lg[C], lgx[C];
+      memset(lg, 0, sizeof lg);
+      memset(lgx, 0, sizeof lgx);
+      size_t lo, hi;
+      thread_range(hw, &lo, &hi);
+      grad_sums(x->data + off + lo * C, y->data + off + lo * C, dy->data + off + lo * C, hi - lo,
+                C, m, r, act, lg, lgx);
+#pragma omp critical
+      for (int c = 0; c < C; c++) {
+        sg[c] += lg[c];
+        sgx[c] += lgx[c];
+      }
+#pragma omp barrier
+#pragma omp single
+      for (int c = 0; c < C; c++) {
+        a[c] = (float)(sg[c] / (double)hw);
+        b[c] = (float)(sgx[c] / (double)hw);
+      }
+      grad_apply(x->data + off + lo * C, y->data + off + lo * C, dy->data + off + lo * C,
+                 dx->data + off + lo * C, hi - lo, C, m, r, act, a, b);
+    }
+  }
+}
+
+HOT static void act_forward_block(sscor_act act, const float *x, float *y, size_t count) {
+  switch (act) {
+  case SSCOR_ACT_RELU:
+    for (size_t i = 0; i < count; i++) y[i] = x[i] > 0.f ? x[i] : 0.f;
+    break;
+  case SSCOR_ACT_LRELU:
+    for (size_t i = 0; i < count; i++) y[i] = x[i] > 0.f ? x[i] : SSCOR_LRELU_SLOPE * x[i];
+    break;
+  default:
+    for (size_t i = 0; i < count; i++) y[i] = sscor_act_apply(act, x[i]);
+  }
+}
+
+HOT static void act_backward_block(sscor_act act, const float *y, const float *dy, float *dx,
+                                   size_t count) {
+  for (size_t i = 0; i < count; i++) dx[i] = sscor_act_grad(act, y[i], dy[i]);
+}
+
+HOT static void add_block(const float *a, const float *b, float *y, size_t count) {
+  for (size_t i = 0; i < count; i++) y[i] = a[i] + b[i];
+}
+
+/* Element-wise ops: each thread takes one contiguous block. */
+#define PARALLEL_BLOCKS(count, body)   \
+  _Pragma("omp parallel") {            \
+    size_t lo, hi;                     \
+    thread_range((count), &lo, &hi);   \
+    body;                              \
+  }
+
+void fast_act_forward(sscor_act act, const float *x, float *y, size_t count) {
+  PARALLEL_BLOCKS(count, act_forward_block(act, x + lo, y + lo, hi - lo));
+}
+
+void fast_act_backward(sscor_act act, const float *y, const float *dy, float *dx, size_t count) {
+  PARALLEL_BLOCKS(count, act_backward_block(act, y + lo, dy + lo, dx + lo, hi - lo));
+}
+
+void fast_add(const float *a, const float *b, float *y, size_t count) {
+  PARALLEL_BLOCKS(count, add_block(a + lo, b + lo, y + lo, hi - lo));
+}
+
+double fast_mse_loss(const float *x, const float *t, float tv, float weight, float *dx,
+                     size_t count) {
+  double sum = 0.0;
+  const float g = (float)(2.0 * weight / (double)count);
+#pragma omp parallel for simd reduction(+ : sum) schedule(static)
+  for (size_t i = 0; i < count; i++) {
+    float d = x[i] - (t ? t[i] : tv);
+    sum += (double)d * d;
+    if (dx) dx[i] = g * d;
+  }
+  return weight * sum / (double)count;
+}
+
+double fast_l1_loss(const float *x, const float *t, float tv, float weight, float *dx,
+                    size_t count) {
+  double sum = 0.0;
+  const float g = (float)(weight / (double)count);
+#pragma omp parallel for simd reduction(+ : sum) schedule(static)
+  for (size_t i = 0; i < count; i++) {
+    float d = x[i] - (t ? t[i] : tv);
+    sum += d < 0.f ? -(double)d : (double)d;
+    if (dx) dx[i] = d > 0.f ? g : d < 0.f ? -g : 0.f;
+  }
+  return weight * sum / (double)count;
+}
+
+/* ---- few-output-channel conv ---- */
+
+#define SMALLCONV_MAX_COUT 4
+
+int nhwc_smallconv_fits(const sscor_conv *p) {
+  return p->cout <= SMALLCONV_MAX_COUT && p->stride == 1 && p->pad == 0 && p->cin >= 16;
+}
+
+void nhwc_smallconv_pack(const sscor_conv *p, const float *w, float *wt) {
+  const int k = p->k, ci = p->cin;
+  for (int co = 0; co < p->cout; co++)
+    for (int c = 0; c < ci; c++)
+      for (int ky = 0; ky < k; ky++)
+        for (int kx = 0; kx < k; kx++)
+          wt[(((size_t)co * k + ky) * k + kx) * ci + c] = w[(((size_t)co * ci + c) * k + ky) * k + kx];
+}
+
+/* In NHWC with stride 1 and no pad, the k input pixels under one kernel row
+ * are k*cin contiguous floats, as is the packed weight row: each output is a
+ * sum of k dot products of length k*cin. */
+HOT static void smallconv_row(const float *xrow0, size_t xrow_stride, const float *wt, int k,
+                              int cin, int cout, int wo, const float *b, sscor_act act,
+                              float *yrow) {
+  const size_t len = (size_t)k * cin;
+  for (int ox = 0; ox < wo; ox++) {
+    float acc[SMALLCONV_MAX_COUT] = {0};
+    for (int ky = 0; ky < k; ky++) {
+      const float *xv = xrow0 + ky * xrow_stride + (size_t)ox * cin;
+      for (int co = 0; co < cout; co++) {
+        const float *wv = wt + ((size_t)co * k + ky) * len;
+        float s = 0.f;
+#pragma omp simd reduction(+ : s)
+        for (size_t i = 0; i < len; i++) s += xv[i] * wv[i];
+        acc[co] += s;
+      }
+    }
+    for (int co = 0; co < cout; co++)
+      yrow[(size_t)ox * cout + co] = sscor_act_apply(act, acc[co] + (b ? b[co] : 0.f));
+  }
+}
+
+void nhwc_smallconv_forward(const sscor_conv *p, const sscor_tensor *x, const float *wt,
+                            const float *b, sscor_tensor *y) {
+  const size_t xrow = (size_t)x->w * x->c;
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int n = 0; n < y->n; n++)
+    for (int oy = 0; oy < y->h; oy++)
+      smallconv_row(x->data + ((size_t)n * x->h + oy) * xrow, xrow, wt, p->k, p->cin, p->cout,
+                    y->w, b, p->act, y->data + ((size_t)n * y->h + oy) * y->w * y->c);
+}
