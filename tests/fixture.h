@@ -21,7 +21,7 @@ typedef struct {
   int n;
 } fx_file;
 
-static float fx_half(uint16_t h) {
+static inline float fx_half(uint16_t h) {
   int s = h >> 15, e = (h >> 10) & 31, m = h & 1023;
   float v;
   if (e == 0) v = ldexpf((float)m, -24);
@@ -30,12 +30,12 @@ static float fx_half(uint16_t h) {
   return s ? -v : v;
 }
 
-static uint32_t fx_u32(const uint8_t *p) {
+static inline uint32_t fx_u32(const uint8_t *p) {
   return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 /* Loads $SSCOR_FIXTURES/<file>; returns 0 and prints why on failure. */
-static int fx_load(const char *file, fx_file *out) {
+static inline int fx_load(const char *file, fx_file *out) {
   memset(out, 0, sizeof *out);
   const char *dir = getenv("SSCOR_FIXTURES");
   char path[1024];
@@ -98,21 +98,21 @@ static int fx_load(const char *file, fx_file *out) {
   return 1;
 }
 
-static const fx_array *fx_get(const fx_file *f, const char *name) {
+static inline const fx_array *fx_get(const fx_file *f, const char *name) {
   for (int i = 0; i < f->n; i++)
     if (strcmp(f->a[i].name, name) == 0) return &f->a[i];
   fprintf(stderr, "fixture array '%s' missing\n", name);
   return NULL;
 }
 
-static void fx_free(fx_file *f) {
+static inline void fx_free(fx_file *f) {
   for (int i = 0; i < f->n; i++) free(f->a[i].data);
   free(f->a);
   memset(f, 0, sizeof *f);
 }
 
 /* max |a-b| / (max |b| + tiny): one relative figure for a whole tensor */
-static double fx_rel_err(const float *a, const float *b, size_t n) {
+static inline double fx_rel_err(const float *a, const float *b, size_t n) {
   double md = 0, mb = 0;
   for (size_t i = 0; i < n; i++) {
     double d = fabs((double)a[i] - b[i]);
