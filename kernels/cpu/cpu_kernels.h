@@ -87,6 +87,10 @@ double fast_mse_loss(const float *x, const float *t, float tv, float weight, flo
                      size_t count);
 double fast_l1_loss(const float *x, const float *t, float tv, float weight, float *dx,
                     size_t count);
+/* y = act(y + b) per channel (b may be NULL). */
+void nhwc_bias_act(sscor_tensor *y, const float *b, sscor_act act);
+/* acc[c] += sum of channel c over all images and pixels. */
+void nhwc_channel_sums_add(const sscor_tensor *t, float *acc);
 /* Stride-1 conv with few output channels (cout <= 4) and wide input, NHWC:
  * the generator's last 7x7 layer, where oneDNN falls to ~25 GFLOP/s.
  * wt is the weight repacked by nhwc_smallconv_pack: [cout][k][k][cin]. */
