@@ -182,22 +182,94 @@ def forward_fixtures(gen):
 
 
 class ImagePool:
-    """CycleGAN's history of generated images (pool_size 50)."""
+    """CycleGAN's history of generated images: while filling, store and
+    return the new image; then with p=0.5 return a random stored one and
+    keep the new one in its place."""
 
-    def __init__(self, size):
-        self.size, self.images = size, []
+    def __init__(self, size, rng=None):
+        self.size, self.images, self.rng = size, [], rng
 
     def query(self, img):
-        if len(self.images) < self.size:
-            self.images.append(img.clone())
+        if self.size == 0:
             return img
-        raise RuntimeError("the fixture only covers the filling phase")
+        if len(self.images) < self.size:
+            self.images.append(img.detach().clone())
+            return img
+        if self.rng.random() > 0.5:
+            i = self.rng.randrange(self.size)
+            old = self.images[i]
+            self.images[i] = img.detach().clone()
+            return old
+        return img
+
+
+class CycleGAN:
+    """One training iteration (batch 1): a G step, then a D step, as the
+    CycleGAN/SSCOR code's optimize_parameters(): LSGAN, cycle L1 lambda,
+    identity L1 lambda * lam_idt, Adam(lr, 0.5, 0.999), history pools.
+    A = X = artifact (stripe) domain, B = Y = clean domain."""
+
+    def __init__(self, G_C, G_S, D_X, D_Y, lr=2e-4, lam=10.0, lam_idt=0.5, pool=50, rng=None):
+        self.G_C, self.G_S, self.D_X, self.D_Y = G_C, G_S, D_X, D_Y
+        self.lam, self.lam_idt = lam, lam_idt
+        self.opt_G = torch.optim.Adam(list(G_C.parameters()) + list(G_S.parameters()), lr=lr, betas=(0.5, 0.999))
+        self.opt_D = torch.optim.Adam(list(D_X.parameters()) + list(D_Y.parameters()), lr=lr, betas=(0.5, 0.999))
+        self.pool_X, self.pool_Y = ImagePool(pool, rng), ImagePool(pool, rng)
+
+    def step(self, real_A, real_B, keep_grads=False):
+        mse, l1 = nn.MSELoss(), nn.L1Loss()
+        G_C, G_S, D_X, D_Y, lam = self.G_C, self.G_S, self.D_X, self.D_Y, self.lam
+        out = {}
+        fake_B = G_C(real_A)
+        rec_A = G_S(fake_B)
+        fake_A = G_S(real_B)
+        rec_B = G_C(fake_A)
+        # G step (discriminators frozen)
+        for d in (D_X, D_Y):
+            for p in d.parameters():
+                p.requires_grad_(False)
+        self.opt_G.zero_grad()
+        loss_idt_A = l1(G_C(real_B), real_B) * lam * self.lam_idt
+        loss_idt_B = l1(G_S(real_A), real_A) * lam * self.lam_idt
+        pa = D_Y(fake_B)
+        loss_G_A = mse(pa, torch.ones_like(pa))
+        pb = D_X(fake_A)
+        loss_G_B = mse(pb, torch.ones_like(pb))
+        loss_cyc_A = l1(rec_A, real_A) * lam
+        loss_cyc_B = l1(rec_B, real_B) * lam
+        loss_G = loss_G_A + loss_G_B + loss_cyc_A + loss_cyc_B + loss_idt_A + loss_idt_B
+        loss_G.backward()
+        if keep_grads:
+            out["gG"] = {"G_C": flat_grad(G_C).clone(), "G_S": flat_grad(G_S).clone()}
+        self.opt_G.step()
+        # D step
+        for d in (D_X, D_Y):
+            for p in d.parameters():
+                p.requires_grad_(True)
+        self.opt_D.zero_grad()
+
+        def backward_D(D, real, fake):
+            pr = D(real)
+            pf = D(fake.detach())
+            loss = (mse(pr, torch.ones_like(pr)) + mse(pf, torch.zeros_like(pf))) * 0.5
+            loss.backward()
+            return loss
+
+        loss_D_Y = backward_D(D_Y, real_B, self.pool_Y.query(fake_B))
+        loss_D_X = backward_D(D_X, real_A, self.pool_X.query(fake_A))
+        if keep_grads:
+            out["gD"] = {"D_X": flat_grad(D_X).clone(), "D_Y": flat_grad(D_Y).clone()}
+        self.opt_D.step()
+        # order: G_C adv, G_S adv, cycle X, cycle Y, idt (G_C on Y), idt (G_S on X), D_Y, D_X
+        out["losses"] = [loss_G_A, loss_G_B, loss_cyc_A, loss_cyc_B, loss_idt_A, loss_idt_B, loss_D_Y, loss_D_X]
+        out.update(fake_B=fake_B, rec_A=rec_A, fake_A=fake_A, rec_B=rec_B)
+        return out
 
 
 def train_step_fixture(gen):
-    """One CycleGAN iteration (batch 1): a G step, then a D step, exactly as
-    the CycleGAN/SSCOR code's optimize_parameters(), with LSGAN, lambda 10,
-    identity 0.5, Adam(2e-4, 0.5, 0.999)."""
+    """One CycleGAN iteration with LSGAN, lambda 10, identity 0.5,
+    Adam(2e-4, 0.5, 0.999); the pool is still filling, so it returns the
+    new fakes."""
     w = Writer(os.path.join(OUT, "train_step.bin"))
     G_C = Generator(1, 1, 8, 2)   # corrects: stripe (X, "A") -> clean (Y, "B")
     G_S = Generator(1, 1, 8, 2)   # synthesises: clean -> stripe
@@ -222,60 +294,13 @@ def train_step_fixture(gen):
         w.add("dy_real", D_Y(real_B))
         w.add("dx_real", D_X(real_A))
 
-    lam, lam_idt = 10.0, 0.5
-    mse, l1 = nn.MSELoss(), nn.L1Loss()
-    opt_G = torch.optim.Adam(list(G_C.parameters()) + list(G_S.parameters()), lr=2e-4, betas=(0.5, 0.999))
-    opt_D = torch.optim.Adam(list(D_X.parameters()) + list(D_Y.parameters()), lr=2e-4, betas=(0.5, 0.999))
-    pool_X, pool_Y = ImagePool(50), ImagePool(50)
-
-    # forward
-    fake_B = G_C(real_A)
-    rec_A = G_S(fake_B)
-    fake_A = G_S(real_B)
-    rec_B = G_C(fake_A)
-    # G step (discriminators frozen)
-    for d in (D_X, D_Y):
-        for p in d.parameters():
-            p.requires_grad_(False)
-    opt_G.zero_grad()
-    idt_A = G_C(real_B)
-    loss_idt_A = l1(idt_A, real_B) * lam * lam_idt
-    idt_B = G_S(real_A)
-    loss_idt_B = l1(idt_B, real_A) * lam * lam_idt
-    loss_G_A = mse(D_Y(fake_B), torch.ones_like(D_Y(fake_B)))
-    loss_G_B = mse(D_X(fake_A), torch.ones_like(D_X(fake_A)))
-    loss_cyc_A = l1(rec_A, real_A) * lam
-    loss_cyc_B = l1(rec_B, real_B) * lam
-    loss_G = loss_G_A + loss_G_B + loss_cyc_A + loss_cyc_B + loss_idt_A + loss_idt_B
-    loss_G.backward()
-    gG = {k: flat_grad(nets[k]).clone() for k in ("G_C", "G_S")}
-    opt_G.step()
-    # D step
-    for d in (D_X, D_Y):
-        for p in d.parameters():
-            p.requires_grad_(True)
-    opt_D.zero_grad()
-
-    def backward_D(D, real, fake):
-        pr = D(real)
-        pf = D(fake.detach())
-        loss = (mse(pr, torch.ones_like(pr)) + mse(pf, torch.zeros_like(pf))) * 0.5
-        loss.backward()
-        return loss
-
-    loss_D_Y = backward_D(D_Y, real_B, pool_Y.query(fake_B))
-    loss_D_X = backward_D(D_X, real_A, pool_X.query(fake_A))
-    gD = {k: flat_grad(nets[k]).clone() for k in ("D_X", "D_Y")}
-    opt_D.step()
-
-    # order: G_C adv, G_S adv, cycle X, cycle Y, idt (G_C on Y), idt (G_S on X), D_Y, D_X
-    losses = [loss_G_A, loss_G_B, loss_cyc_A, loss_cyc_B, loss_idt_A, loss_idt_B, loss_D_Y, loss_D_X]
-    w.add("losses", np.array([float(v) for v in losses], np.float32))
-    w.add("fake_y", fake_B)
-    w.add("rec_x", rec_A)
-    w.add("fake_x", fake_A)
-    w.add("rec_y", rec_B)
-    grads = dict(gG, **gD)
+    r = CycleGAN(G_C, G_S, D_X, D_Y).step(real_A, real_B, keep_grads=True)
+    w.add("losses", np.array([float(v) for v in r["losses"]], np.float32))
+    w.add("fake_y", r["fake_B"])
+    w.add("rec_x", r["rec_A"])
+    w.add("fake_x", r["fake_A"])
+    w.add("rec_y", r["rec_B"])
+    grads = dict(r["gG"], **r["gD"])
     for k, n in nets.items():
         offs = param_offsets(n)
         after = flat(n)
