@@ -202,6 +202,17 @@ static sscor_status dnnl_result(const char *op, int rc) {
 
 /* ---- convolutions ---- */
 
+/* Engine-owned scratch for the hand-written kernels; grows at the first call
+ * of a larger shape only. */
+static sscor_status scratch(sscor_engine *e, size_t floats, const char *op) {
+  if (floats <= e->pack_cap) return SSCOR_OK;
+  float *np = realloc(e->pack, floats * sizeof(float));
+  if (!np) return sscor_fail(SSCOR_E_NOMEM, "%s: out of memory for %zu floats of scratch", op, floats);
+  e->pack = np;
+  e->pack_cap = floats;
+  return SSCOR_OK;
+}
+
 static sscor_status conv_forward(sscor_engine *e, int deconv, const sscor_conv *p,
                                  const sscor_tensor *x, const float *w, const float *b,
                                  sscor_tensor *y) {
@@ -215,13 +226,7 @@ static sscor_status conv_forward(sscor_engine *e, int deconv, const sscor_conv *
     if (deconv) ref_deconv2d_forward(p, x, w, b, y);
     else ref_conv2d_forward(p, x, w, b, y);
   } else if (!deconv && nhwc_smallconv_fits(p)) {
-    size_t need = (size_t)p->cout * p->k * p->k * p->cin;
-    if (need > e->pack_cap) {
-      float *np = realloc(e->pack, need * sizeof(float));
-      if (!np) return sscor_fail(SSCOR_E_NOMEM, "%s: out of memory", op);
-      e->pack = np;
-      e->pack_cap = need;
-    }
+    TRY(scratch(e, (size_t)p->cout * p->k * p->k * p->cin, op));
     nhwc_smallconv_pack(p, w, e->pack);
     nhwc_smallconv_forward(p, x, e->pack, b, y);
   } else {
@@ -242,6 +247,10 @@ static sscor_status conv_backward_data(sscor_engine *e, int deconv, const sscor_
   if (e->backend == SSCOR_BACKEND_REF) {
     if (deconv) ref_deconv2d_backward_data(p, w, dy, dx);
     else ref_conv2d_backward_data(p, w, dy, dx);
+  } else if (!deconv && nhwc_smallconv_bwd_data_fits(p)) {
+    TRY(scratch(e, (size_t)p->cout * p->k * p->k * p->cin, op));
+    nhwc_smallconv_bwd_data_pack(p, w, e->pack);
+    nhwc_smallconv_backward_data(p, e->pack, dy, dx);
   } else {
     TRY(dnnl_result(op, dnnl_conv_backward_data(e->dnnl, deconv, p, w, dy, dx)));
   }
@@ -261,6 +270,10 @@ static sscor_status conv_backward_weights(sscor_engine *e, int deconv, const ssc
   if (e->backend == SSCOR_BACKEND_REF) {
     if (deconv) ref_deconv2d_backward_weights(p, x, dy, dw, db);
     else ref_conv2d_backward_weights(p, x, dy, dw, db);
+  } else if (!deconv && nhwc_smallconv_fits(p)) {
+    int threads = sscor_kernels_threads();
+    TRY(scratch(e, nhwc_smallconv_bwdw_scratch(p, threads), op));
+    nhwc_smallconv_backward_weights(p, x, dy, e->pack, threads, dw, db);
   } else {
     TRY(dnnl_result(op, dnnl_conv_backward_weights(e->dnnl, deconv, p, x, dy, dw, db)));
   }

@@ -149,6 +149,9 @@ static void test_conv_backends(void) {
       {0, 1, 13, 9, 1, {17, 1, 7, 1, 0, 0, SSCOR_ACT_TANH}}, /* hand kernel path */
       {0, 1, 12, 10, 1, {32, 3, 7, 1, 0, 0, SSCOR_ACT_TANH}},
       {0, 1, 12, 10, 0, {16, 2, 3, 1, 0, 0, SSCOR_ACT_NONE}},
+      {0, 2, 9, 11, 1, {16, 4, 5, 1, 0, 0, SSCOR_ACT_SIGMOID}}, /* hand kernels, n 2 */
+      {0, 2, 9, 11, 1, {4, 16, 5, 1, 0, 0, SSCOR_ACT_NONE}},
+      {0, 1, 3, 6, 1, {1, 32, 3, 1, 0, 0, SSCOR_ACT_NONE}},
       /* discriminator shapes */
       {0, 1, 16, 14, 1, {3, 16, 4, 2, 1, 0, SSCOR_ACT_LRELU}},
       {0, 1, 9, 7, 1, {16, 1, 4, 1, 1, 0, SSCOR_ACT_NONE}},
@@ -301,7 +304,7 @@ static double in_fd_loss(void *s) {
 }
 
 static void test_instnorm(void) {
-  const int shapes[][4] = {{1, 3, 5, 7}, {2, 17, 13, 9}, {1, 64, 8, 8}, {1, 2, 3, 1}};
+  const int shapes[][4] = {{1, 3, 5, 7}, {2, 17, 13, 9}, {1, 64, 8, 8}, {1, 2, 4, 3}};
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
     for (int act = SSCOR_ACT_NONE; act <= SSCOR_ACT_SIGMOID; act++) {
       int n = shapes[s][0], c = shapes[s][1], h = shapes[s][2], w = shapes[s][3];
@@ -325,14 +328,16 @@ static void test_instnorm(void) {
       compare(what, dxs[1], dxs[0], nx, 1e-4);
       compare("instnorm mean", st[1][0], st[0][0], n * c, 1e-5);
       compare("instnorm rstd", st[1][1], st[0][1], n * c, 1e-4);
-      if (act == SSCOR_ACT_NONE && h * w > 1) { /* zero mean, unit biased variance */
-        double m = 0, v = 0;
-        for (int i = 0; i < h * w; i++) m += ys[0][i];
-        m /= h * w;
-        for (int i = 0; i < h * w; i++) v += (ys[0][i] - m) * (ys[0][i] - m);
-        v /= h * w;
+      if (act == SSCOR_ACT_NONE) { /* zero mean, variance var/(var+eps) */
+        double m = 0, v = 0, mx = 0, vx = 0;
+        for (int i = 0; i < h * w; i++) m += ys[0][i], mx += x[i];
+        m /= h * w, mx /= h * w;
+        for (int i = 0; i < h * w; i++)
+          v += (ys[0][i] - m) * (ys[0][i] - m), vx += (x[i] - mx) * (x[i] - mx);
+        v /= h * w, vx /= h * w; /* biased */
         CHECK_CLOSE(m, 0, 1e-6, 0);
-        CHECK_CLOSE(v, 1, 2e-4, 0); /* eps 1e-5 against variance ~1.3 */
+        CHECK_CLOSE(v, vx / (vx + 1e-5), 1e-5, 0);
+        CHECK_CLOSE(st[0][0][0], mx, 1e-6, 1e-6);
       }
       /* finite differences (skip kinked activations unless no value is near
        * the kink: a step of h moves xhat by about h*rstd) */

@@ -91,13 +91,23 @@ double fast_l1_loss(const float *x, const float *t, float tv, float weight, floa
 void nhwc_bias_act(sscor_tensor *y, const float *b, sscor_act act);
 /* acc[c] += sum of channel c over all images and pixels. */
 void nhwc_channel_sums_add(const sscor_tensor *t, float *acc);
-/* Stride-1 conv with few output channels (cout <= 4) and wide input, NHWC:
- * the generator's last 7x7 layer, where oneDNN falls to ~25 GFLOP/s.
- * wt is the weight repacked by nhwc_smallconv_pack: [cout][k][k][cin]. */
-int nhwc_smallconv_fits(const sscor_conv *p);
+/* Stride-1, unpadded convs with at most 4 channels on one side and a wide
+ * other side (the generator's full-resolution 7x7 convs), where oneDNN
+ * falls to ~25-50 GFLOP/s. Weights are repacked by the *_pack functions
+ * (cout*k*k*cin floats); backward weights needs scratch of
+ * nhwc_smallconv_bwdw_scratch floats and accumulates into dw, db. */
+int nhwc_smallconv_fits(const sscor_conv *p);          /* forward, bwd weights */
+int nhwc_smallconv_bwd_data_fits(const sscor_conv *p); /* backward data */
 void nhwc_smallconv_pack(const sscor_conv *p, const float *w_oihw, float *wt);
 void nhwc_smallconv_forward(const sscor_conv *p, const sscor_tensor *x, const float *wt,
                             const float *b, sscor_tensor *y);
+void nhwc_smallconv_bwd_data_pack(const sscor_conv *p, const float *w_oihw, float *wt);
+void nhwc_smallconv_backward_data(const sscor_conv *p, const float *wt, const sscor_tensor *dy,
+                                  sscor_tensor *dx);
+size_t nhwc_smallconv_bwdw_scratch(const sscor_conv *p, int threads);
+void nhwc_smallconv_backward_weights(const sscor_conv *p, const sscor_tensor *x,
+                                     const sscor_tensor *dy, float *scratch, int threads,
+                                     float *dw, float *db);
 
 /* ---- oneDNN (NHWC activations, PyTorch-order weights) ---- */
 typedef struct sscor_dnnl sscor_dnnl;

@@ -372,12 +372,128 @@ void nhwc_channel_sums_add(const sscor_tensor *t, float *acc) {
   for (int c = 0; c < C; c++) acc[c] += (float)s[c];
 }
 
-/* ---- few-output-channel conv ---- */
+/* ---- few-channel convolutions (stride 1, no padding) ----
+ *
+ * The generator's 7x7 convs at full resolution with 1-4 channels on one side
+ * (ngf -> out channels; and the data gradient of in channels -> ngf) are slow
+ * in oneDNN (~25-50 GFLOP/s here). In NHWC with stride 1 the k pixels under
+ * one kernel row are k*cseg contiguous floats (cseg = channels of the wide
+ * side), as is the matching packed weight row, so each output value is a sum
+ * of k dot products of length k*cseg. Tiles of up to 4 outputs x 4 pixels
+ * share every weight and input load. Rows outside the source are NULL and
+ * skipped; pixels whose window leaves the row take a scalar path. */
 
-#define SMALLCONV_MAX_COUT 4
+typedef float v16 __attribute__((vector_size(64)));
+/* Macros, not functions: passing vectors by value would change the ABI of
+ * the portable clone. */
+#define ld16(p)               \
+  ({                          \
+    v16 v_;                   \
+    memcpy(&v_, (p), 64);     \
+    v_;                       \
+  })
+#define hsum16(v)                                  \
+  ({                                               \
+    float s_ = 0.f;                                \
+    for (int l_ = 0; l_ < 16; l_++) s_ += (v)[l_]; \
+    s_;                                            \
+  })
 
+typedef struct {
+  int k, cseg, nout; /* window k x k over cseg channels, nout outputs */
+  int off;           /* output pixel q reads source pixels q-off .. q-off+k-1 */
+  int wsrc;          /* source row width in pixels */
+  const float *wt;   /* [nout][k rows][k*cseg] */
+  const float *b;
+  sscor_act act;
+} sc_geom;
+
+/* NOUT outputs for NP adjacent pixels starting at q0 (window inside the row). */
+static inline __attribute__((always_inline)) void sc_tile(const float *const *rows,
+                                                          const sc_geom *g, int q0, float *out,
+                                                          const int NOUT, const int NP) {
+  const size_t len = (size_t)g->k * g->cseg;
+  v16 acc[4][4];
+  for (int p = 0; p < NP; p++)
+    for (int o = 0; o < NOUT; o++) acc[p][o] = (v16){0};
+  for (int r = 0; r < g->k; r++) {
+    if (!rows[r]) continue;
+    const float *src = rows[r] + (size_t)(q0 - g->off) * g->cseg;
+    const float *w = g->wt + (size_t)r * len;
+    for (size_t i = 0; i < len; i += 16) {
+      v16 wv[4];
+      for (int o = 0; o < NOUT; o++) wv[o] = ld16(w + (size_t)o * g->k * len + i);
+      for (int p = 0; p < NP; p++) {
+        v16 xv = ld16(src + (size_t)p * g->cseg + i);
+        for (int o = 0; o < NOUT; o++) acc[p][o] += xv * wv[o];
+      }
+    }
+  }
+  for (int p = 0; p < NP; p++)
+    for (int o = 0; o < NOUT; o++)
+      out[(size_t)p * NOUT + o] =
+          sscor_act_apply(g->act, hsum16(acc[p][o]) + (g->b ? g->b[o] : 0.f));
+}
+
+/* Window partly outside the row: plain loops with column checks. */
+static void sc_edge(const float *const *rows, const sc_geom *g, int q, float *out) {
+  const size_t len = (size_t)g->k * g->cseg;
+  for (int o = 0; o < g->nout; o++) {
+    float s = g->b ? g->b[o] : 0.f;
+    for (int r = 0; r < g->k; r++) {
+      if (!rows[r]) continue;
+      for (int j = 0; j < g->k; j++) {
+        int src = q - g->off + j;
+        if (src < 0 || src >= g->wsrc) continue;
+        const float *xv = rows[r] + (size_t)src * g->cseg;
+        const float *wv = g->wt + ((size_t)o * g->k + r) * len + (size_t)j * g->cseg;
+        for (int c = 0; c < g->cseg; c++) s += xv[c] * wv[c];
+      }
+    }
+    out[o] = sscor_act_apply(g->act, s);
+  }
+}
+
+#define SC_ROW_FN(NOUT)                                                                   \
+  HOT static void sc_row_##NOUT(const float *const *rows, const sc_geom *g, int q_lo,     \
+                                int q_hi, float *out) {                                   \
+    int q = q_lo;                                                                         \
+    for (; q + 4 <= q_hi; q += 4) sc_tile(rows, g, q, out + (size_t)q * NOUT, NOUT, 4);   \
+    for (; q < q_hi; q++) sc_tile(rows, g, q, out + (size_t)q * NOUT, NOUT, 1);           \
+  }
+SC_ROW_FN(1)
+SC_ROW_FN(2)
+SC_ROW_FN(3)
+SC_ROW_FN(4)
+
+/* One output row of width wout; interior pixels take the vector path. */
+static void sc_row(const float *const *rows, const sc_geom *g, int wout, float *out) {
+  int lo = g->off, hi = g->wsrc - g->k + 1 + g->off; /* full windows: [lo, hi) */
+  if (lo > wout) lo = wout;
+  if (hi > wout) hi = wout;
+  if (hi < lo) hi = lo;
+  for (int q = 0; q < lo; q++) sc_edge(rows, g, q, out + (size_t)q * g->nout);
+  switch (g->nout) {
+  case 1: sc_row_1(rows, g, lo, hi, out); break;
+  case 2: sc_row_2(rows, g, lo, hi, out); break;
+  case 3: sc_row_3(rows, g, lo, hi, out); break;
+  default: sc_row_4(rows, g, lo, hi, out); break;
+  }
+  for (int q = hi; q < wout; q++) sc_edge(rows, g, q, out + (size_t)q * g->nout);
+}
+
+#define SMALLCONV_MAX 4
+#define SMALLCONV_MAX_K 15
+
+static int sc_shape_ok(const sscor_conv *p, int wide) {
+  return p->stride == 1 && p->pad == 0 && p->k <= SMALLCONV_MAX_K && wide >= 16 &&
+         ((size_t)p->k * wide) % 16 == 0;
+}
 int nhwc_smallconv_fits(const sscor_conv *p) {
-  return p->cout <= SMALLCONV_MAX_COUT && p->stride == 1 && p->pad == 0 && p->cin >= 16;
+  return p->cout <= SMALLCONV_MAX && sc_shape_ok(p, p->cin);
+}
+int nhwc_smallconv_bwd_data_fits(const sscor_conv *p) {
+  return p->cin <= SMALLCONV_MAX && sc_shape_ok(p, p->cout);
 }
 
 void nhwc_smallconv_pack(const sscor_conv *p, const float *w, float *wt) {
@@ -389,36 +505,109 @@ void nhwc_smallconv_pack(const sscor_conv *p, const float *w, float *wt) {
           wt[(((size_t)co * k + ky) * k + kx) * ci + c] = w[(((size_t)co * ci + c) * k + ky) * k + kx];
 }
 
-/* In NHWC with stride 1 and no pad, the k input pixels under one kernel row
- * are k*cin contiguous floats, as is the packed weight row: each output is a
- * sum of k dot products of length k*cin. */
-HOT static void smallconv_row(const float *xrow0, size_t xrow_stride, const float *wt, int k,
-                              int cin, int cout, int wo, const float *b, sscor_act act,
-                              float *yrow) {
-  const size_t len = (size_t)k * cin;
-  for (int ox = 0; ox < wo; ox++) {
-    float acc[SMALLCONV_MAX_COUT] = {0};
-    for (int ky = 0; ky < k; ky++) {
-      const float *xv = xrow0 + ky * xrow_stride + (size_t)ox * cin;
-      for (int co = 0; co < cout; co++) {
-        const float *wv = wt + ((size_t)co * k + ky) * len;
-        float s = 0.f;
-#pragma omp simd reduction(+ : s)
-        for (size_t i = 0; i < len; i++) s += xv[i] * wv[i];
-        acc[co] += s;
-      }
-    }
-    for (int co = 0; co < cout; co++)
-      yrow[(size_t)ox * cout + co] = sscor_act_apply(act, acc[co] + (b ? b[co] : 0.f));
-  }
-}
-
 void nhwc_smallconv_forward(const sscor_conv *p, const sscor_tensor *x, const float *wt,
                             const float *b, sscor_tensor *y) {
   const size_t xrow = (size_t)x->w * x->c;
+  const sc_geom g = {p->k, p->cin, p->cout, 0, x->w, wt, b, p->act};
 #pragma omp parallel for collapse(2) schedule(static)
   for (int n = 0; n < y->n; n++)
-    for (int oy = 0; oy < y->h; oy++)
-      smallconv_row(x->data + ((size_t)n * x->h + oy) * xrow, xrow, wt, p->k, p->cin, p->cout,
-                    y->w, b, p->act, y->data + ((size_t)n * y->h + oy) * y->w * y->c);
+    for (int oy = 0; oy < y->h; oy++) {
+      const float *rows[SMALLCONV_MAX_K];
+      for (int r = 0; r < p->k; r++) rows[r] = x->data + ((size_t)n * x->h + oy + r) * xrow;
+      sc_row(rows, &g, y->w, y->data + ((size_t)n * y->h + oy) * y->w * y->c);
+    }
+}
+
+/* Data gradient of a conv with few input channels: dx[i] = sum over window
+ * of dy[i - j] * w[j], i.e. the same kernel over dy with the window flipped:
+ * packed as wt[ci][ky][j][co] = w[co][ci][ky][k-1-j], rows reversed. */
+void nhwc_smallconv_bwd_data_pack(const sscor_conv *p, const float *w, float *wt) {
+  const int k = p->k, co_n = p->cout, ci_n = p->cin;
+  for (int ci = 0; ci < ci_n; ci++)
+    for (int ky = 0; ky < k; ky++)
+      for (int j = 0; j < k; j++)
+        for (int co = 0; co < co_n; co++)
+          wt[(((size_t)ci * k + ky) * k + j) * co_n + co] =
+              w[(((size_t)co * ci_n + ci) * k + ky) * k + (k - 1 - j)];
+}
+
+void nhwc_smallconv_backward_data(const sscor_conv *p, const float *wt, const sscor_tensor *dy,
+                                  sscor_tensor *dx) {
+  const size_t dyrow = (size_t)dy->w * dy->c;
+  const int k = p->k;
+  const sc_geom g = {k, p->cout, p->cin, k - 1, dy->w, wt, NULL, SSCOR_ACT_NONE};
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int n = 0; n < dx->n; n++)
+    for (int iy = 0; iy < dx->h; iy++) {
+      const float *rows[SMALLCONV_MAX_K];
+      for (int r = 0; r < k; r++) { /* r = ky: dy row iy - ky */
+        int oy = iy - r;
+        rows[r] = oy >= 0 && oy < dy->h ? dy->data + ((size_t)n * dy->h + oy) * dyrow : NULL;
+      }
+      sc_row(rows, &g, dx->w, dx->data + ((size_t)n * dx->h + iy) * dx->w * dx->c);
+    }
+}
+
+/* Weight gradient of a conv with few output channels:
+ * dwt[co][ky][kx*cin + c] += sum over pixels dy[oy][ox][co] * x[oy+ky][ox+kx][c]:
+ * per (pixel, co, ky) an axpy of the k*cin contiguous input floats, four
+ * pixels per pass over the accumulator. Each thread owns a partial sum. */
+HOT static void sc_bwdw_row(const float *const *xrows, const float *dyrow, int wo, int k,
+                            int cin, int cout, float *acc) {
+  const size_t len = (size_t)k * cin;
+  int ox = 0;
+  for (; ox + 4 <= wo; ox += 4)
+    for (int co = 0; co < cout; co++) {
+      const float g0 = dyrow[(size_t)ox * cout + co], g1 = dyrow[(size_t)(ox + 1) * cout + co];
+      const float g2 = dyrow[(size_t)(ox + 2) * cout + co], g3 = dyrow[(size_t)(ox + 3) * cout + co];
+      for (int ky = 0; ky < k; ky++) {
+        const float *xv = xrows[ky] + (size_t)ox * cin;
+        float *a = acc + ((size_t)co * k + ky) * len;
+        for (size_t i = 0; i < len; i++)
+          a[i] += g0 * xv[i] + g1 * xv[i + cin] + g2 * xv[i + 2 * cin] + g3 * xv[i + 3 * cin];
+      }
+    }
+  for (; ox < wo; ox++)
+    for (int co = 0; co < cout; co++) {
+      const float g0 = dyrow[(size_t)ox * cout + co];
+      for (int ky = 0; ky < k; ky++) {
+        const float *xv = xrows[ky] + (size_t)ox * cin;
+        float *a = acc + ((size_t)co * k + ky) * len;
+        for (size_t i = 0; i < len; i++) a[i] += g0 * xv[i];
+      }
+    }
+}
+
+size_t nhwc_smallconv_bwdw_scratch(const sscor_conv *p, int threads) {
+  return (size_t)threads * p->cout * p->k * p->k * p->cin;
+}
+
+void nhwc_smallconv_backward_weights(const sscor_conv *p, const sscor_tensor *x,
+                                     const sscor_tensor *dy, float *scratch, int threads,
+                                     float *dw, float *db) {
+  const int k = p->k, cin = p->cin, cout = p->cout;
+  const size_t per = (size_t)cout * k * k * cin, xrow = (size_t)x->w * cin;
+  memset(scratch, 0, (size_t)threads * per * sizeof(float));
+  const int rows_total = dy->n * dy->h;
+#pragma omp parallel num_threads(threads)
+  {
+    float *acc = scratch + (size_t)omp_get_thread_num() * per;
+#pragma omp for schedule(static)
+    for (int rr = 0; rr < rows_total; rr++) {
+      int n = rr / dy->h, oy = rr % dy->h;
+      const float *xrows[SMALLCONV_MAX_K];
+      for (int r = 0; r < k; r++) xrows[r] = x->data + ((size_t)n * x->h + oy + r) * xrow;
+      sc_bwdw_row(xrows, dy->data + ((size_t)n * dy->h + oy) * dy->w * cout, dy->w, k, cin,
+                  cout, acc);
+    }
+  }
+  for (int t = 1; t < threads; t++)
+    for (size_t i = 0; i < per; i++) scratch[i] += scratch[(size_t)t * per + i];
+  for (int co = 0; co < cout; co++)
+    for (int c = 0; c < cin; c++)
+      for (int ky = 0; ky < k; ky++)
+        for (int kx = 0; kx < k; kx++)
+          dw[(((size_t)co * cin + c) * k + ky) * k + kx] +=
+              scratch[(((size_t)co * k + ky) * k + kx) * cin + c];
+  if (db) nhwc_channel_sums_add(dy, db);
 }
