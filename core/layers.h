@@ -76,7 +76,8 @@ typedef enum {
 typedef struct sscor_engine sscor_engine;
 
 /* Thread count comes from sscor_kernels_set_threads (kernels.h), read at
- * every call, default one per online core. */
+ * every call, default one per online core. An engine is used by one thread
+ * at a time; give each streaming thread its own. */
 sscor_status sscor_engine_create(sscor_backend backend, sscor_engine **out);
 void sscor_engine_destroy(sscor_engine *e);
 sscor_backend sscor_engine_backend(const sscor_engine *e);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "kernels.h"
 #include "layers.h"
 #include "tensor.h"
 
@@ -517,6 +518,24 @@ static void test_frozen_weights(void) {
   free(x), free(w1), free(w2);
 }
 
+/* The thread count can change between calls; results must not. */
+static void test_threads(void) {
+  sscor_conv p = {16, 16, 3, 1, 1, 0, SSCOR_ACT_RELU};
+  float *x = rnd(16 * 100, 1), *w = rnd(16 * 16 * 9, 0.3f), *o[2];
+  sscor_tensor tx = mk(DNN, 1, 16, 10, 10, x), ty = mk(DNN, 1, 16, 10, 10, NULL);
+  for (int t = 0; t < 2; t++) {
+    sscor_kernels_set_threads(t + 1);
+    CHECK(sscor_kernels_threads() == t + 1);
+    OK(sscor_conv2d_forward(DNN, &p, &tx, w, NULL, &ty));
+    OK(sscor_instnorm_forward(DNN, &ty, &tx, NULL, NULL, SSCOR_ACT_NONE));
+    o[t] = get(&tx);
+    sscor_tensor_import(&tx, x);
+  }
+  sscor_kernels_set_threads(0);
+  compare("1 vs 2 threads", o[1], o[0], 16 * 100, 1e-5);
+  free(o[0]), free(o[1]), free(x), free(w);
+}
+
 static void test_errors(void) {
   sscor_engine *e = NULL;
   CHECK(sscor_engine_create(SSCOR_BACKEND_CUDA, &e) == SSCOR_E_UNSUPPORTED && e == NULL);
@@ -567,6 +586,7 @@ int main(void) {
   test_instnorm();
   test_elementwise();
   test_frozen_weights();
+  test_threads();
   test_errors();
   sscor_engine_destroy(REF);
   sscor_engine_destroy(DNN);

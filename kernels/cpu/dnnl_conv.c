@@ -8,6 +8,7 @@
  * Scratchpads are user-managed: one buffer in the context, grown when a new
  * shape needs more, so executing never allocates. */
 #include <dnnl.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,7 @@ enum { DIR_FWD, DIR_BWD_DATA, DIR_BWD_W };
 
 typedef struct {
   int dir, deconv, has_bias;
+  int threads; /* oneDNN fixes the team size when a primitive is created */
   sscor_conv p;
   int n, hi, wi, ho, wo; /* conv input side (hi, wi) and output side (ho, wo) */
 } conv_key;
@@ -168,6 +170,7 @@ static dnnl_status_t op_desc(const conv_key *k, int dir, void *desc, const dnnl_
 
 static int key_eq(const conv_key *a, const conv_key *b) {
   return a->dir == b->dir && a->deconv == b->deconv && a->has_bias == b->has_bias &&
+         a->threads == b->threads &&
          a->p.cin == b->p.cin && a->p.cout == b->p.cout && a->p.k == b->p.k &&
          a->p.stride == b->p.stride && a->p.pad == b->p.pad && a->p.out_pad == b->p.out_pad &&
          (a->dir != DIR_FWD || a->p.act == b->p.act) && a->n == b->n && a->hi == b->hi &&
@@ -350,6 +353,7 @@ static conv_key make_key(int dir, int deconv, const sscor_conv *p, int has_bias,
   k.dir = dir;
   k.deconv = deconv;
   k.has_bias = has_bias;
+  k.threads = omp_get_max_threads();
   k.p = *p;
   if (dir != DIR_FWD) k.p.act = SSCOR_ACT_NONE;
   k.n = in->n;
