@@ -13,7 +13,8 @@ packages=(
   libdnnl-dev libcairo2-dev
 )
 if [ "${1:-}" = "--dev" ]; then
-  packages+=(python3-torch python3-numpy python3-skimage python3-tifffile libvips-tools time)
+  packages+=(python3-torch python3-numpy python3-skimage python3-tifffile libvips-tools time
+    libopenblas0-pthread) # PyTorch baseline in bench/: with only reference BLAS its ConvTranspose2d is ~7x slower
 fi
 
 sudo=""
