@@ -72,7 +72,11 @@ static sscor_status emit_until(sscor_band *b, int y) {
     float *ws = b->wsum + (size_t)slot * b->W;
     for (int x = 0; x < b->W; x++) {
       float w = ws[x];
-      float inv = w > 0 ? 1.0f / w : 0.0f; /* never covered: 0 */
+      if (!(w > 0))
+        return sscor_fail(SSCOR_E_INVALID,
+                          "blend: pixel (%d, %d) received no tile: the tiles leave a gap", x,
+                          b->y0);
+      float inv = 1.0f / w;
       for (int c = 0; c < b->C; c++) {
         size_t i = (size_t)x * b->C + c;
         float v = a[i] * inv;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -412,6 +413,11 @@ static char *temp_name(const char *path, const char *what) {
     free(t);
     errno = e;
     return NULL;
+  }
+  /* mkstemp makes 0600; the finished file gets the usual permissions */
+  mode_t mask = umask(0);
+  umask(mask);
+  if (fchmod(fd, 0666 & ~mask) != 0) { /* keep 0600 */
   }
   close(fd);
   return t;
