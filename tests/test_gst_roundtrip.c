@@ -27,7 +27,7 @@ static void expect_same_file(const char *path, const sscor_image *ref, const cha
 
 static void roundtrip(const char *in, const sscor_image *ref, int tw, int th, int ov,
                       const char *mid, const char *what) {
-  char desc[1024], err[512], label[2048];
+  char desc[2048], err[512], label[2048];
   snprintf(desc, sizeof desc,
            "sscorslidesrc location=%s tile-width=%d tile-height=%d overlap=%d ! %s "
            "sscorblendsink location=%s compression=zstd tile-size=64",
@@ -75,7 +75,7 @@ int main(int argc, char **argv) {
             "rgb");
   /* tee: both branches get the full stream with its meta */
   {
-    char desc[1024], err[512], second[300];
+    char desc[2048], err[512], second[300];
     snprintf(second, sizeof second, "%s/second.tif", dir);
     snprintf(desc, sizeof desc,
              "sscorslidesrc location=%s tile-width=70 tile-height=70 overlap=10 ! tee name=t ! "
@@ -92,7 +92,7 @@ int main(int argc, char **argv) {
     sscor_image_alloc(&g, img.width, img.height, 1, SSCOR_U8);
     for (int y = 0; y < g.height; y++)
       for (int x = 0; x < g.width; x++) sscor_image_set(&g, x, y, 0, sscor_image_get(&img, x, y, 1));
-    char desc[1024], err[512];
+    char desc[2048], err[512];
     snprintf(desc, sizeof desc,
              "sscorslidesrc location=%s tile-width=64 tile-height=64 overlap=8 channels=1 ! "
              "sscorblendsink location=%s", in, out_path);
@@ -129,7 +129,7 @@ int main(int argc, char **argv) {
     sscor_image ref;
     /* level 1 is 300x250; region x 100..500, y 60..460 of level 0 -> 50..250, 30..230 */
     CHECK(sscor_image_read_region(in, 1, 50, 30, 200, 200, &ref) == SSCOR_OK);
-    char desc[1024], err[512];
+    char desc[2048], err[512];
     snprintf(desc, sizeof desc,
              "sscorslidesrc location=%s level=1 region-x=100 region-y=60 region-width=400 "
              "region-height=400 tile-width=64 tile-height=64 overlap=16 ! sscorblendsink "
