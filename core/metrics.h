@@ -48,7 +48,7 @@ sscor_status sscor_metric_icv(const sscor_image *img, int channel, sscor_rect re
  * projected on the stripe normal, and the means of 1-px bins form the curve.
  * For angle 0 this is the mean of each row (length region.h); for 90 the mean
  * of each column (length region.w). Bin i holds projection
- * floor(p - pmin + 0.5) with p = -x*sin(a) + y*cos(a) (x, y relative to the
+ * floor(p - pmin + 0.5) with p = x*sin(a) + y*cos(a) (x, y relative to the
  * region's top-left). *profile is malloc'd (caller frees), *n its length. */
 sscor_status sscor_metric_profile(const sscor_image *img, int channel, sscor_rect region,
                                   double angle_deg, double **profile, int *n);
