@@ -1,0 +1,164 @@
+#include "blend.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+float sscor_blend_weight(int t, int n, int lead, int trail) {
+  double w = 1.0;
+  if (lead > 0 && t < lead) w *= 0.5 - 0.5 * cos(M_PI * (t + 0.5) / lead);
+  if (trail > 0 && t >= n - trail) w *= 0.5 - 0.5 * cos(M_PI * (n - t - 0.5) / trail);
+  return (float)w;
+}
+
+struct sscor_band {
+  int W, H, C, cap;
+  sscor_sample_type type;
+  float *acc;  /* cap rows x W x C, ring indexed by image row % cap */
+  float *wsum; /* cap rows x W */
+  int y0;      /* first row not yet emitted */
+  int top;     /* top row of the newest tile (rows above it are final) */
+  uint8_t *out; /* converted rows for emit */
+  float *wx, *wy; /* weights of the current tile */
+  int wxcap, wycap;
+  sscor_band_emit emit;
+  void *user;
+};
+
+sscor_status sscor_band_new(int width, int height, int channels, sscor_sample_type type,
+                            int band_rows, sscor_band_emit emit, void *user, sscor_band **out) {
+  *out = NULL;
+  if (width <= 0 || height <= 0 || width > SSCOR_IMAGE_MAX_SIDE || height > SSCOR_IMAGE_MAX_SIDE)
+    return sscor_fail(SSCOR_E_INVALID, "blend: image size %dx%d is out of range", width, height);
+  if (channels <= 0 || channels > SSCOR_IMAGE_MAX_CHANNELS)
+    return sscor_fail(SSCOR_E_INVALID, "blend: channel count %d is out of range", channels);
+  if (band_rows <= 0) return sscor_fail(SSCOR_E_INVALID, "blend: band of %d rows", band_rows);
+  if (band_rows > height) band_rows = height;
+  sscor_band *b = calloc(1, sizeof *b);
+  if (!b) return sscor_fail(SSCOR_E_NOMEM, "out of memory");
+  *b = (sscor_band){.W = width, .H = height, .C = channels, .cap = band_rows, .type = type,
+                    .emit = emit, .user = user};
+  b->acc = calloc((size_t)band_rows * width * channels, sizeof(float));
+  b->wsum = calloc((size_t)band_rows * width, sizeof(float));
+  b->out = malloc((size_t)width * channels * sscor_sample_size(type));
+  if (!b->acc || !b->wsum || !b->out) {
+    sscor_band_free(b);
+    return sscor_fail(SSCOR_E_NOMEM, "blend: cannot allocate a %d-row band of a %d-wide image",
+                      band_rows, width);
+  }
+  *out = b;
+  return SSCOR_OK;
+}
+
+void sscor_band_free(sscor_band *b) {
+  if (!b) return;
+  free(b->acc);
+  free(b->wsum);
+  free(b->out);
+  free(b->wx);
+  free(b->wy);
+  free(b);
+}
+
+int sscor_band_rows_done(const sscor_band *b) { return b->y0; }
+
+/* Emits rows [y0, y) and clears their ring slots. */
+static sscor_status emit_until(sscor_band *b, int y) {
+  size_t n = (size_t)b->W * b->C;
+  float maxv = sscor_sample_max(b->type);
+  for (; b->y0 < y; b->y0++) {
+    int slot = b->y0 % b->cap;
+    float *a = b->acc + (size_t)slot * n;
+    float *ws = b->wsum + (size_t)slot * b->W;
+    for (int x = 0; x < b->W; x++) {
+      float w = ws[x];
+      if (!(w > 0))
+        return sscor_fail(SSCOR_E_INVALID,
+                          "blend: pixel (%d, %d) received no tile: the tiles leave a gap", x,
+                          b->y0);
+      float inv = 1.0f / w;
+      for (int c = 0; c < b->C; c++) {
+        size_t i = (size_t)x * b->C + c;
+        float v = a[i] * inv;
+        if (b->type == SSCOR_F32) {
+          ((float *)b->out)[i] = v;
+        } else {
+          v = v < 0 ? 0 : v > maxv ? maxv : v;
+          if (b->type == SSCOR_U8) b->out[i] = (uint8_t)(v + 0.5f);
+          else ((uint16_t *)b->out)[i] = (uint16_t)(v + 0.5f);
+        }
+      }
+    }
+    memset(a, 0, n * sizeof(float));
+    memset(ws, 0, (size_t)b->W * sizeof(float));
+    sscor_status st = b->emit(b->user, b->y0, b->out, n * sscor_sample_size(b->type), 1);
+    if (st) return st;
+  }
+  return SSCOR_OK;
+}
+
+static sscor_status weights(float **buf, int *cap, int n, int lead, int trail) {
+  if (n > *cap) {
+    float *p = realloc(*buf, (size_t)n * sizeof(float));
+    if (!p) return sscor_fail(SSCOR_E_NOMEM, "out of memory");
+    *buf = p, *cap = n;
+  }
+  for (int t = 0; t < n; t++) (*buf)[t] = sscor_blend_weight(t, n, lead, trail);
+  return SSCOR_OK;
+}
+
+sscor_status sscor_band_add(sscor_band *b, const sscor_image *tile, const sscor_band_tile *t) {
+  int vw = t->valid_w, vh = t->valid_h;
+  if (vw <= 0 || vh <= 0 || vw > tile->width || vh > tile->height)
+    return sscor_fail(SSCOR_E_INVALID, "blend: valid size %dx%d does not fit a %dx%d tile", vw,
+                      vh, tile->width, tile->height);
+  if (t->x < 0 || t->y < 0 || t->x + vw > b->W || t->y + vh > b->H)
+    return sscor_fail(SSCOR_E_INVALID,
+                      "blend: tile %dx%d at (%d, %d) lies outside the %dx%d image", vw, vh, t->x,
+                      t->y, b->W, b->H);
+  if (tile->type != b->type)
+    return sscor_fail(SSCOR_E_INVALID, "blend: tile of %s samples in a %s image",
+                      sscor_sample_type_name(tile->type), sscor_sample_type_name(b->type));
+  int one = t->channel >= 0;
+  if (one ? (t->channel >= b->C || tile->channels != 1) : tile->channels != b->C)
+    return sscor_fail(SSCOR_E_INVALID, "blend: tile with %d channel(s) (channel %d) for a %d-channel image",
+                      tile->channels, t->channel, b->C);
+  if (t->y < b->top)
+    return sscor_fail(SSCOR_E_INVALID,
+                      "blend: tiles out of raster order (a tile at row %d after one at row %d)",
+                      t->y, b->top);
+  if (vh > b->cap)
+    return sscor_fail(SSCOR_E_INVALID, "blend: tile of %d rows is taller than the %d-row band",
+                      vh, b->cap);
+  /* Rows above this tile receive nothing more. */
+  sscor_status st = emit_until(b, t->y);
+  if (st) return st;
+  b->top = t->y;
+  if ((st = weights(&b->wx, &b->wxcap, tile->width, t->lead_x, t->trail_x))) return st;
+  if ((st = weights(&b->wy, &b->wycap, tile->height, t->lead_y, t->trail_y))) return st;
+  const float *wx = b->wx, *wy = b->wy;
+  size_t n = (size_t)b->W * b->C;
+  int C = b->C;
+  for (int r = 0; r < vh; r++) {
+    int slot = (t->y + r) % b->cap;
+    float *a = b->acc + (size_t)slot * n + (size_t)t->x * C;
+    float *ws = b->wsum + (size_t)slot * b->W + t->x;
+    const void *src = sscor_image_row(tile, r);
+    float fy = wy[r];
+    int tc = tile->channels;
+    for (int x = 0; x < vw; x++) {
+      float w = wx[x] * fy;
+      if (!one || t->channel == 0) ws[x] += w;
+      for (int c = 0; c < tc; c++) {
+        size_t si = (size_t)x * tc + c;
+        float v = b->type == SSCOR_U8    ? ((const uint8_t *)src)[si]
+                  : b->type == SSCOR_U16 ? ((const uint16_t *)src)[si]
+                                         : ((const float *)src)[si];
+        a[(size_t)x * C + (one ? t->channel : c)] += w * v;
+      }
+    }
+  }
+  return SSCOR_OK;
+}
+
+sscor_status sscor_band_finish(sscor_band *b) { return emit_until(b, b->H); }

@@ -1,0 +1,731 @@
+#include "pyramid.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include "tiffutil.h"
+
+#define MAX_LEVELS 32
+#define STRIP_BUFFERS 2 /* per level: one being filled, one being encoded */
+/* Raw size above which a file is written as BigTIFF in auto mode (classic
+ * TIFF offsets stop at 4 GiB; compression can fail to shrink noise). */
+#define BIGTIFF_AUTO_BYTES 3500000000ull
+
+typedef struct strip strip;
+typedef struct level level;
+
+struct strip {
+  level *lv;
+  uint8_t *buf;
+  int rows;       /* valid rows in buf */
+  uint32_t trow;  /* tile row index */
+  int ntiles, next, done;
+  strip *queue_next;
+};
+
+struct level {
+  int index;
+  int w, h;
+  size_t row_bytes;
+  TIFF *tif;
+  sscor_tiff_errbuf eb;
+  char *tmp_path; /* own temp file (reduced levels) */
+  pthread_mutex_t mu; /* serialises writes to tif */
+  uint8_t *bufs[STRIP_BUFFERS];
+  int buf_free[STRIP_BUFFERS];
+  strip strips[STRIP_BUFFERS];
+  uint8_t *fill_buf; /* strip being filled (one of bufs) */
+  int fill_slot;
+  int fill;          /* rows in fill_buf */
+  uint32_t trow;     /* next tile row to flush */
+  uint8_t *pending;  /* first row of a pair waiting to be halved */
+  int has_pending;
+  uint8_t *half;     /* halved row for the next level */
+  int rows_in;
+};
+
+typedef struct {
+  uint8_t *tile;
+  uint8_t *out;
+  size_t out_cap;
+} worker_ctx;
+
+struct sscor_pyramid {
+  char *path, *tmp_path;
+  int width, height, channels;
+  sscor_sample_type type;
+  size_t ss;
+  sscor_pyramid_opts o;
+  int nlevels;
+  level lv[MAX_LEVELS];
+  int T;
+  size_t tile_bytes;
+  int own_codec; /* compression done here (parallel), else libtiff encodes */
+  /* worker pool */
+  pthread_mutex_t mu;
+  pthread_cond_t cv_work, cv_free;
+  strip *qhead, *qtail;
+  int quit, nthreads;
+  pthread_t threads[8];
+  worker_ctx wctx[8];
+  int failed;
+  sscor_status fail_code;
+  char fail_msg[600];
+};
+
+void sscor_pyramid_opts_default(sscor_pyramid_opts *o) {
+  memset(o, 0, sizeof *o);
+  o->compression = SSCOR_COMPRESS_DEFLATE;
+  o->quality = 90;
+  o->tile_size = 256;
+  o->bigtiff = -1;
+}
+
+static const char *const comp_names[] = {"none", "deflate", "lzw", "jpeg", "zstd"};
+
+const char *sscor_compression_name(sscor_compression c) {
+  return (unsigned)c < 5 ? comp_names[c] : "unknown";
+}
+
+sscor_status sscor_compression_parse(const char *name, sscor_compression *out) {
+  for (int i = 0; i < 5; i++)
+    if (name && strcmp(name, comp_names[i]) == 0) {
+      *out = (sscor_compression)i;
+      return SSCOR_OK;
+    }
+  return sscor_fail(SSCOR_E_INVALID,
+                    "unknown compression \"%s\" (none, deflate, lzw, jpeg, zstd)",
+                    name ? name : "");
+}
+
+static void record_failure(sscor_pyramid *p, sscor_status code, const char *msg) {
+  pthread_mutex_lock(&p->mu);
+  if (!p->failed) {
+    p->failed = 1;
+    p->fail_code = code;
+    snprintf(p->fail_msg, sizeof p->fail_msg, "%s", msg);
+  }
+  pthread_cond_broadcast(&p->cv_free);
+  pthread_mutex_unlock(&p->mu);
+}
+
+static sscor_status failure(sscor_pyramid *p) {
+  return sscor_fail(p->fail_code, "%s", p->fail_msg);
+}
+
+/* ---- tags ------------------------------------------------------------- */
+
+static int tiff_compression(sscor_compression c) {
+  switch (c) {
+  case SSCOR_COMPRESS_NONE: return COMPRESSION_NONE;
+  case SSCOR_COMPRESS_DEFLATE: return COMPRESSION_ADOBE_DEFLATE;
+  case SSCOR_COMPRESS_LZW: return COMPRESSION_LZW;
+  case SSCOR_COMPRESS_JPEG: return COMPRESSION_JPEG;
+  case SSCOR_COMPRESS_ZSTD: return COMPRESSION_ZSTD;
+  }
+  return COMPRESSION_NONE;
+}
+
+static int uses_predictor(const sscor_pyramid *p) {
+  return p->type != SSCOR_F32 && p->o.compression != SSCOR_COMPRESS_NONE &&
+         p->o.compression != SSCOR_COMPRESS_JPEG;
+}
+
+static void set_tags(sscor_pyramid *p, TIFF *tif, const level *l, int reduced) {
+  int C = p->channels;
+  TIFFSetField(tif, TIFFTAG_SUBFILETYPE, reduced ? FILETYPE_REDUCEDIMAGE : 0);
+  TIFFSetField(tif, TIFFTAG_IMAGEWIDTH, (uint32_t)l->w);
+  TIFFSetField(tif, TIFFTAG_IMAGELENGTH, (uint32_t)l->h);
+  TIFFSetField(tif, TIFFTAG_TILEWIDTH, (uint32_t)p->T);
+  TIFFSetField(tif, TIFFTAG_TILELENGTH, (uint32_t)p->T);
+  TIFFSetField(tif, TIFFTAG_SAMPLESPERPIXEL, (uint16_t)C);
+  TIFFSetField(tif, TIFFTAG_BITSPERSAMPLE, (uint16_t)(p->ss * 8));
+  TIFFSetField(tif, TIFFTAG_SAMPLEFORMAT,
+               p->type == SSCOR_F32 ? SAMPLEFORMAT_IEEEFP : SAMPLEFORMAT_UINT);
+  TIFFSetField(tif, TIFFTAG_PLANARCONFIG, PLANARCONFIG_CONTIG);
+  int jpeg = p->o.compression == SSCOR_COMPRESS_JPEG;
+  if (C == 3 || C == 4) {
+    TIFFSetField(tif, TIFFTAG_PHOTOMETRIC, jpeg && C == 3 ? PHOTOMETRIC_YCBCR : PHOTOMETRIC_RGB);
+  } else {
+    TIFFSetField(tif, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_MINISBLACK);
+  }
+  int extra = (C == 3 || C == 4) ? C - 3 : C - 1;
+  if (extra > 0) {
+    uint16_t kinds[SSCOR_IMAGE_MAX_CHANNELS];
+    for (int i = 0; i < extra; i++) kinds[i] = EXTRASAMPLE_UNSPECIFIED;
+    if (C == 4) kinds[0] = EXTRASAMPLE_UNASSALPHA;
+    TIFFSetField(tif, TIFFTAG_EXTRASAMPLES, (uint16_t)extra, kinds);
+  }
+  TIFFSetField(tif, TIFFTAG_COMPRESSION, tiff_compression(p->o.compression));
+  if (uses_predictor(p)) TIFFSetField(tif, TIFFTAG_PREDICTOR, PREDICTOR_HORIZONTAL);
+  if (jpeg) {
+    TIFFSetField(tif, TIFFTAG_JPEGQUALITY, p->o.quality);
+    if (C == 3) {
+      TIFFSetField(tif, TIFFTAG_YCBCRSUBSAMPLING, 2, 2);
+      TIFFSetField(tif, TIFFTAG_JPEGCOLORMODE, JPEGCOLORMODE_RGB);
+    }
+  }
+  if (p->o.compression == SSCOR_COMPRESS_DEFLATE && p->o.level > 0)
+    TIFFSetField(tif, TIFFTAG_ZIPQUALITY, p->o.level);
+  if (p->o.compression == SSCOR_COMPRESS_ZSTD && p->o.level > 0)
+    TIFFSetField(tif, TIFFTAG_ZSTD_LEVEL, p->o.level);
+  if (p->o.mpp_x > 0 && p->o.mpp_y > 0) {
+    double ds_x = (double)p->width / l->w, ds_y = (double)p->height / l->h;
+    TIFFSetField(tif, TIFFTAG_RESOLUTIONUNIT, RESUNIT_CENTIMETER);
+    TIFFSetField(tif, TIFFTAG_XRESOLUTION, (float)(10000.0 / (p->o.mpp_x * ds_x)));
+    TIFFSetField(tif, TIFFTAG_YRESOLUTION, (float)(10000.0 / (p->o.mpp_y * ds_y)));
+  }
+  if (!reduced && p->o.description) TIFFSetField(tif, TIFFTAG_IMAGEDESCRIPTION, p->o.description);
+  TIFFSetField(tif, TIFFTAG_SOFTWARE, "sscor");
+}
+
+/* ---- tile encoding (worker threads) ------------------------------------ */
+
+static void predict(sscor_pyramid *p, uint8_t *tile) {
+  int C = p->channels, T = p->T;
+  if (p->type == SSCOR_U8) {
+    for (int y = 0; y < T; y++) {
+      uint8_t *r = tile + (size_t)y * T * C;
+      for (int i = T * C - 1; i >= C; i--) r[i] = (uint8_t)(r[i] - r[i - C]);
+    }
+  } else {
+    for (int y = 0; y < T; y++) {
+      uint16_t *r = (uint16_t *)tile + (size_t)y * T * C;
+      for (int i = T * C - 1; i >= C; i--) r[i] = (uint16_t)(r[i] - r[i - C]);
+    }
+  }
+}
+
+/* Copies tile `col` of a strip into wk->tile, replicating the last column and
+ * row into the padding so every tile is complete and compresses well. */
+static void extract_tile(sscor_pyramid *p, const strip *s, int col, uint8_t *tile) {
+  const level *l = s->lv;
+  int T = p->T;
+  size_t px = (size_t)p->channels * p->ss;
+  int x0 = col * T;
+  int vw = l->w - x0 < T ? l->w - x0 : T;
+  for (int y = 0; y < T; y++) {
+    int sy = y < s->rows ? y : s->rows - 1;
+    const uint8_t *src = s->buf + (size_t)sy * l->row_bytes + (size_t)x0 * px;
+    uint8_t *dst = tile + (size_t)y * T * px;
+    memcpy(dst, src, (size_t)vw * px);
+    for (int x = vw; x < T; x++) memcpy(dst + (size_t)x * px, src + (size_t)(vw - 1) * px, px);
+  }
+}
+
+static int encode_tile(sscor_pyramid *p, worker_ctx *wk, strip *s, int col, char *err,
+                       size_t errlen) {
+  level *l = s->lv;
+  extract_tile(p, s, col, wk->tile);
+  uint32_t index = s->trow * (uint32_t)((l->w + p->T - 1) / p->T) + (uint32_t)col;
+  const uint8_t *data = wk->tile;
+  size_t n = p->tile_bytes;
+  if (p->own_codec) {
+    if (uses_predictor(p)) predict(p, wk->tile);
+    if (p->o.compression == SSCOR_COMPRESS_DEFLATE) {
+      uLongf outlen = (uLongf)wk->out_cap;
+      int lvl = p->o.level > 0 ? p->o.level : 6;
+      if (compress2(wk->out, &outlen, wk->tile, (uLong)n, lvl) != Z_OK) {
+        snprintf(err, errlen, "deflate failed on a tile of level %d", l->index);
+        return 0;
+      }
+      data = wk->out, n = outlen;
+    } else if (p->o.compression == SSCOR_COMPRESS_ZSTD) {
+      int lvl = p->o.level > 0 ? p->o.level : 9;
+      size_t r = ZSTD_compress(wk->out, wk->out_cap, wk->tile, n, lvl);
+      if (ZSTD_isError(r)) {
+        snprintf(err, errlen, "zstd failed on a tile of level %d: %s", l->index,
+                 ZSTD_getErrorName(r));
+        return 0;
+      }
+      data = wk->out, n = r;
+    }
+    pthread_mutex_lock(&l->mu);
+    tmsize_t w = TIFFWriteRawTile(l->tif, index, (void *)data, (tmsize_t)n);
+    pthread_mutex_unlock(&l->mu);
+    if (w < 0 || (size_t)w != n) goto write_error;
+    return 1;
+  }
+  pthread_mutex_lock(&l->mu);
+  tmsize_t w = TIFFWriteEncodedTile(l->tif, index, wk->tile, (tmsize_t)n);
+  pthread_mutex_unlock(&l->mu);
+  if (w < 0) goto write_error;
+  return 1;
+write_error:
+  snprintf(err, errlen, "%s: cannot write a tile of level %d: %s", p->path, l->index,
+           l->eb.msg[0] ? l->eb.msg : strerror(errno ? errno : EIO));
+  return 0;
+}
+
+typedef struct {
+  sscor_pyramid *p;
+  int slot;
+} worker_arg;
+
+static void *worker_loop(void *arg) {
+  sscor_pyramid *p = ((worker_arg *)arg)->p;
+  worker_ctx *wk = &p->wctx[((worker_arg *)arg)->slot];
+  free(arg);
+  char err[600];
+  pthread_mutex_lock(&p->mu);
+  for (;;) {
+    while (!p->qhead && !p->quit) pthread_cond_wait(&p->cv_work, &p->mu);
+    if (!p->qhead) break;
+    strip *s = p->qhead;
+    int col = s->next++;
+    if (s->next == s->ntiles) {
+      p->qhead = s->queue_next;
+      if (!p->qhead) p->qtail = NULL;
+    }
+    int skip = p->failed;
+    pthread_mutex_unlock(&p->mu);
+    int ok = skip ? 0 : encode_tile(p, wk, s, col, err, sizeof err);
+    if (!ok && !skip) record_failure(p, SSCOR_E_IO, err);
+    pthread_mutex_lock(&p->mu);
+    if (++s->done == s->ntiles) {
+      level *l = s->lv;
+      for (int i = 0; i < STRIP_BUFFERS; i++)
+        if (l->bufs[i] == s->buf) l->buf_free[i] = 1;
+      pthread_cond_broadcast(&p->cv_free);
+    }
+  }
+  pthread_mutex_unlock(&p->mu);
+  return NULL;
+}
+
+/* Hands the filled strip of level l to the workers and takes a free buffer. */
+static sscor_status flush_strip(sscor_pyramid *p, level *l) {
+  if (l->fill == 0) return SSCOR_OK;
+  pthread_mutex_lock(&p->mu);
+  strip *s = &l->strips[l->fill_slot];
+  *s = (strip){l, l->fill_buf, l->fill, l->trow++, (l->w + p->T - 1) / p->T, 0, 0, NULL};
+  l->buf_free[l->fill_slot] = 0;
+  if (p->qtail) p->qtail->queue_next = s;
+  else p->qhead = s;
+  p->qtail = s;
+  pthread_cond_broadcast(&p->cv_work);
+  int slot = -1;
+  for (;;) {
+    for (int i = 0; i < STRIP_BUFFERS; i++)
+      if (l->buf_free[i]) slot = i;
+    if (slot >= 0 || p->failed) break;
+    pthread_cond_wait(&p->cv_free, &p->mu);
+  }
+  int failed = p->failed;
+  pthread_mutex_unlock(&p->mu);
+  if (failed) return failure(p);
+  l->fill_slot = slot;
+  l->fill_buf = l->bufs[slot];
+  l->fill = 0;
+  return SSCOR_OK;
+}
+
+static void wait_idle(sscor_pyramid *p) {
+  pthread_mutex_lock(&p->mu);
+  for (;;) {
+    int busy = p->qhead != NULL;
+    for (int k = 0; k < p->nlevels && !busy; k++)
+      for (int i = 0; i < STRIP_BUFFERS; i++)
+        if (!p->lv[k].buf_free[i] && i != p->lv[k].fill_slot) busy = 1;
+    if (!busy) break;
+    pthread_cond_wait(&p->cv_free, &p->mu);
+  }
+  pthread_mutex_unlock(&p->mu);
+}
+
+static void stop_workers(sscor_pyramid *p) {
+  if (!p->nthreads) return;
+  pthread_mutex_lock(&p->mu);
+  p->quit = 1;
+  pthread_cond_broadcast(&p->cv_work);
+  pthread_mutex_unlock(&p->mu);
+  for (int i = 0; i < p->nthreads; i++) pthread_join(p->threads[i], NULL);
+  p->nthreads = 0;
+}
+
+/* ---- rows and halving ---------------------------------------------------- */
+
+static void halve_rows(const sscor_pyramid *p, const uint8_t *a, const uint8_t *b, int win,
+                       uint8_t *out, int wout) {
+  int C = p->channels;
+  for (int x = 0; x < wout; x++) {
+    int x0 = 2 * x, x1 = 2 * x + 1 < win ? 2 * x + 1 : 2 * x;
+    for (int c = 0; c < C; c++) {
+      size_t i0 = (size_t)x0 * C + c, i1 = (size_t)x1 * C + c, o = (size_t)x * C + c;
+      switch (p->type) {
+      case SSCOR_U8:
+        out[o] = (uint8_t)(((unsigned)a[i0] + a[i1] + b[i0] + b[i1] + 2) >> 2);
+        break;
+      case SSCOR_U16: {
+        const uint16_t *A = (const uint16_t *)a, *B = (const uint16_t *)b;
+        ((uint16_t *)out)[o] = (uint16_t)(((uint32_t)A[i0] + A[i1] + B[i0] + B[i1] + 2) >> 2);
+        break;
+      }
+      case SSCOR_F32: {
+        const float *A = (const float *)a, *B = (const float *)b;
+        ((float *)out)[o] = (A[i0] + A[i1] + B[i0] + B[i1]) * 0.25f;
+        break;
+      }
+      }
+    }
+  }
+}
+
+static sscor_status push_row(sscor_pyramid *p, int k, const uint8_t *row) {
+  level *l = &p->lv[k];
+  memcpy(l->fill_buf + (size_t)l->fill * l->row_bytes, row, l->row_bytes);
+  l->fill++;
+  l->rows_in++;
+  if (k + 1 < p->nlevels) {
+    if (!l->has_pending) {
+      memcpy(l->pending, row, l->row_bytes);
+      l->has_pending = 1;
+    } else {
+      l->has_pending = 0;
+      halve_rows(p, l->pending, row, l->w, l->half, p->lv[k + 1].w);
+      sscor_status st = push_row(p, k + 1, l->half);
+      if (st) return st;
+    }
+  }
+  if (l->fill == p->T) return flush_strip(p, l);
+  return SSCOR_OK;
+}
+
+/* ---- open / write / finish ------------------------------------------------ */
+
+static char *temp_name(const char *path, const char *what) {
+  size_t n = strlen(path) + 64;
+  char *t = malloc(n);
+  if (!t) return NULL;
+  const char *slash = strrchr(path, '/');
+  int dirlen = slash ? (int)(slash - path + 1) : 0;
+  snprintf(t, n, "%.*s.%s.%s-XXXXXX", dirlen, path, slash ? slash + 1 : path, what);
+  int fd = mkstemp(t);
+  if (fd < 0) {
+    int e = errno;
+    free(t);
+    errno = e;
+    return NULL;
+  }
+  /* mkstemp makes 0600; the finished file gets the usual permissions */
+  mode_t mask = umask(0);
+  umask(mask);
+  if (fchmod(fd, 0666 & ~mask) != 0) { /* keep 0600 */
+  }
+  close(fd);
+  return t;
+}
+
+static void free_all(sscor_pyramid *p) {
+  stop_workers(p);
+  for (int k = 0; k < p->nlevels; k++) {
+    level *l = &p->lv[k];
+    if (l->tif && k > 0) TIFFClose(l->tif);
+    l->tif = NULL;
+    if (l->tmp_path) {
+      unlink(l->tmp_path);
+      free(l->tmp_path);
+    }
+    for (int i = 0; i < STRIP_BUFFERS; i++) free(l->bufs[i]);
+    free(l->pending);
+    free(l->half);
+    pthread_mutex_destroy(&l->mu);
+  }
+  if (p->lv[0].tif) TIFFClose(p->lv[0].tif);
+  if (p->tmp_path) {
+    unlink(p->tmp_path);
+    free(p->tmp_path);
+  }
+  for (int i = 0; i < 8; i++) {
+    free(p->wctx[i].tile);
+    free(p->wctx[i].out);
+  }
+  pthread_mutex_destroy(&p->mu);
+  pthread_cond_destroy(&p->cv_work);
+  pthread_cond_destroy(&p->cv_free);
+  free(p->path);
+  free(p);
+}
+
+void sscor_pyramid_abort(sscor_pyramid *p) {
+  if (p) free_all(p);
+}
+
+static const char *open_mode(const sscor_pyramid *p, const level *l) {
+  int big = p->o.bigtiff;
+  if (big < 0) {
+    /* whole file for level 0 (all levels land there), own size for others */
+    unsigned long long raw = (unsigned long long)l->row_bytes * l->h;
+    if (l->index == 0) raw = raw / 3 * 4;
+    big = raw > BIGTIFF_AUTO_BYTES;
+  }
+  return big ? "w8" : "w";
+}
+
+sscor_status sscor_pyramid_open(const char *path, int width, int height, int channels,
+                                sscor_sample_type type, const sscor_pyramid_opts *opts,
+                                sscor_pyramid **out) {
+  *out = NULL;
+  sscor_pyramid_opts o;
+  if (opts) o = *opts;
+  else sscor_pyramid_opts_default(&o);
+  if (!path || !*path) return sscor_fail(SSCOR_E_INVALID, "no output file given");
+  if (width <= 0 || height <= 0 || width > SSCOR_IMAGE_MAX_SIDE || height > SSCOR_IMAGE_MAX_SIDE)
+    return sscor_fail(SSCOR_E_INVALID, "%s: image size %dx%d is out of range (1..%d per side)",
+                      path, width, height, SSCOR_IMAGE_MAX_SIDE);
+  if (channels <= 0 || channels > SSCOR_IMAGE_MAX_CHANNELS)
+    return sscor_fail(SSCOR_E_INVALID, "%s: channel count %d is out of range", path, channels);
+  if (o.tile_size < 16 || o.tile_size > 4096 || o.tile_size % 16)
+    return sscor_fail(SSCOR_E_INVALID, "%s: tile size %d must be a multiple of 16 in 16..4096",
+                      path, o.tile_size);
+  if ((unsigned)o.compression > SSCOR_COMPRESS_ZSTD)
+    return sscor_fail(SSCOR_E_INVALID, "%s: unknown compression %d", path, (int)o.compression);
+  if (o.compression == SSCOR_COMPRESS_JPEG && type != SSCOR_U8)
+    return sscor_fail(SSCOR_E_INVALID, "%s: JPEG compression needs 8-bit samples, not %s", path,
+                      sscor_sample_type_name(type));
+  if (o.compression == SSCOR_COMPRESS_JPEG && channels != 1 && channels != 3)
+    return sscor_fail(SSCOR_E_INVALID, "%s: JPEG compression needs 1 or 3 channels, not %d",
+                      path, channels);
+  if (o.compression == SSCOR_COMPRESS_JPEG && (o.quality < 1 || o.quality > 100))
+    return sscor_fail(SSCOR_E_INVALID, "%s: JPEG quality %d is out of range 1..100", path,
+                      o.quality);
+  int codec = tiff_compression(o.compression);
+  if (!TIFFIsCODECConfigured((uint16_t)codec))
+    return sscor_fail(SSCOR_E_UNSUPPORTED, "%s: this libtiff has no %s codec", path,
+                      sscor_compression_name(o.compression));
+
+  sscor_pyramid *p = calloc(1, sizeof *p);
+  if (!p) return sscor_fail(SSCOR_E_NOMEM, "out of memory");
+  pthread_mutex_init(&p->mu, NULL);
+  pthread_cond_init(&p->cv_work, NULL);
+  pthread_cond_init(&p->cv_free, NULL);
+  p->o = o;
+  p->path = strdup(path);
+  p->width = width, p->height = height, p->channels = channels, p->type = type;
+  p->ss = sscor_sample_size(type);
+  p->T = o.tile_size;
+  p->tile_bytes = (size_t)p->T * p->T * channels * p->ss;
+  p->own_codec = o.compression == SSCOR_COMPRESS_NONE || o.compression == SSCOR_COMPRESS_DEFLATE ||
+                 o.compression == SSCOR_COMPRESS_ZSTD;
+  int min_size = o.min_size > 0 ? o.min_size : p->T;
+  int w = width, h = height;
+  for (;;) {
+    level *l = &p->lv[p->nlevels];
+    l->index = p->nlevels++;
+    pthread_mutex_init(&l->mu, NULL);
+    l->w = w, l->h = h;
+    l->row_bytes = (size_t)w * channels * p->ss;
+    if ((w <= min_size && h <= min_size) || p->nlevels == MAX_LEVELS ||
+        (o.max_levels > 0 && p->nlevels >= o.max_levels))
+      break;
+    w = (w + 1) / 2, h = (h + 1) / 2;
+  }
+  sscor_status st = SSCOR_OK;
+  if (!p->path) st = sscor_fail(SSCOR_E_NOMEM, "out of memory");
+  for (int k = 0; k < p->nlevels && !st; k++) {
+    level *l = &p->lv[k];
+    for (int i = 0; i < STRIP_BUFFERS; i++) {
+      l->bufs[i] = malloc(l->row_bytes * p->T);
+      l->buf_free[i] = 1;
+      if (!l->bufs[i]) st = sscor_fail(SSCOR_E_NOMEM, "%s: cannot allocate strip buffers", path);
+    }
+    l->fill_buf = l->bufs[0];
+    l->fill_slot = 0;
+    l->pending = malloc(l->row_bytes);
+    l->half = malloc(l->row_bytes);
+    if (!l->pending || !l->half) st = sscor_fail(SSCOR_E_NOMEM, "%s: out of memory", path);
+  }
+  for (int k = 0; k < p->nlevels && !st; k++) {
+    level *l = &p->lv[k];
+    char *tmp = temp_name(path, k == 0 ? "part" : "level");
+    if (!tmp) {
+      st = sscor_fail(SSCOR_E_IO, "%s: cannot create a file next to it: %s", path,
+                      strerror(errno));
+      break;
+    }
+    if (k == 0) p->tmp_path = tmp;
+    else l->tmp_path = tmp;
+    l->tif = sscor_tiff_open(tmp, open_mode(p, l), &l->eb);
+    if (!l->tif) {
+      st = sscor_fail(SSCOR_E_IO, "%s: cannot write: %s", tmp, l->eb.msg);
+      break;
+    }
+    set_tags(p, l->tif, l, k > 0);
+    if (k == 0 && o.subifds && p->nlevels > 1) {
+      uint64_t zeros[MAX_LEVELS] = {0};
+      TIFFSetField(l->tif, TIFFTAG_SUBIFD, (uint16_t)(p->nlevels - 1), zeros);
+    }
+  }
+  int nthreads = 2;
+  for (int i = 0; i < nthreads && !st; i++) {
+    p->wctx[i].tile = malloc(p->tile_bytes);
+    p->wctx[i].out_cap = p->tile_bytes + p->tile_bytes / 10 + 1024;
+    if (o.compression == SSCOR_COMPRESS_ZSTD && ZSTD_compressBound(p->tile_bytes) > p->wctx[i].out_cap)
+      p->wctx[i].out_cap = ZSTD_compressBound(p->tile_bytes);
+    p->wctx[i].out = malloc(p->wctx[i].out_cap);
+    worker_arg *a = malloc(sizeof *a);
+    if (!p->wctx[i].tile || !p->wctx[i].out || !a) {
+      free(a);
+      st = sscor_fail(SSCOR_E_NOMEM, "out of memory");
+      break;
+    }
+    *a = (worker_arg){p, i};
+    if (pthread_create(&p->threads[i], NULL, worker_loop, a) != 0) {
+      free(a);
+      st = sscor_fail(SSCOR_E_INTERNAL, "cannot start an encoder thread");
+      break;
+    }
+    p->nthreads++;
+  }
+  if (st) {
+    free_all(p);
+    return st;
+  }
+  *out = p;
+  return SSCOR_OK;
+}
+
+int sscor_pyramid_rows_written(const sscor_pyramid *p) { return p->lv[0].rows_in; }
+int sscor_pyramid_level_count(const sscor_pyramid *p) { return p->nlevels; }
+
+sscor_status sscor_pyramid_write_rows(sscor_pyramid *p, const void *rows, size_t stride,
+                                      int nrows) {
+  if (p->failed) return failure(p);
+  if (nrows < 0 || p->lv[0].rows_in + nrows > p->height)
+    return sscor_fail(SSCOR_E_INVALID, "%s: %d more rows would exceed the image height %d",
+                      p->path, nrows, p->height);
+  for (int r = 0; r < nrows; r++) {
+    sscor_status st = push_row(p, 0, (const uint8_t *)rows + (size_t)r * stride);
+    if (st) return st;
+  }
+  return SSCOR_OK;
+}
+
+/* Copies the compressed tiles of a finished reduced level behind the others. */
+static sscor_status gather_level(sscor_pyramid *p, level *l) {
+  TIFF *dst = p->lv[0].tif;
+  if (!TIFFWriteDirectory(l->tif) || !TIFFFlush(l->tif)) {
+    return sscor_fail(SSCOR_E_IO, "%s: cannot write level %d: %s", p->path, l->index,
+                      l->eb.msg[0] ? l->eb.msg : "write failed");
+  }
+  TIFFClose(l->tif);
+  l->tif = sscor_tiff_open(l->tmp_path, "r", &l->eb);
+  if (!l->tif)
+    return sscor_fail(SSCOR_E_IO, "%s: cannot reread level %d: %s", l->tmp_path, l->index,
+                      l->eb.msg);
+  set_tags(p, dst, l, 1);
+  if (p->o.compression == SSCOR_COMPRESS_JPEG) {
+    uint32_t count = 0;
+    void *tables = NULL;
+    if (TIFFGetField(l->tif, TIFFTAG_JPEGTABLES, &count, &tables) && count)
+      TIFFSetField(dst, TIFFTAG_JPEGTABLES, count, tables);
+  }
+  uint32_t ntiles = TIFFNumberOfTiles(l->tif);
+  uint64_t *counts = NULL;
+  if (!TIFFGetField(l->tif, TIFFTAG_TILEBYTECOUNTS, &counts) || !counts)
+    return sscor_fail(SSCOR_E_IO, "%s: level %d lost its tiles", l->tmp_path, l->index);
+  uint8_t *buf = NULL;
+  size_t cap = 0;
+  sscor_status st = SSCOR_OK;
+  for (uint32_t t = 0; t < ntiles && !st; t++) {
+    size_t n = (size_t)counts[t];
+    if (n == 0) {
+      st = sscor_fail(SSCOR_E_INTERNAL, "%s: tile %u of level %d was never written", p->path, t,
+                      l->index);
+      break;
+    }
+    if (n > cap) {
+      uint8_t *b = realloc(buf, n);
+      if (!b) {
+        st = sscor_fail(SSCOR_E_NOMEM, "out of memory");
+        break;
+      }
+      buf = b, cap = n;
+    }
+    if (TIFFReadRawTile(l->tif, t, buf, (tmsize_t)n) != (tmsize_t)n)
+      st = sscor_fail(SSCOR_E_IO, "%s: cannot reread tile %u: %s", l->tmp_path, t, l->eb.msg);
+    else if (TIFFWriteRawTile(dst, t, buf, (tmsize_t)n) != (tmsize_t)n)
+      st = sscor_fail(SSCOR_E_IO, "%s: cannot write: %s", p->path,
+                      p->lv[0].eb.msg[0] ? p->lv[0].eb.msg : "write failed");
+  }
+  free(buf);
+  if (st) return st;
+  if (!TIFFWriteDirectory(dst))
+    return sscor_fail(SSCOR_E_IO, "%s: cannot write level %d directory: %s", p->path, l->index,
+                      p->lv[0].eb.msg);
+  TIFFClose(l->tif);
+  l->tif = NULL;
+  unlink(l->tmp_path);
+  free(l->tmp_path);
+  l->tmp_path = NULL;
+  return SSCOR_OK;
+}
+
+sscor_status sscor_pyramid_finish(sscor_pyramid *p) {
+  sscor_status st = SSCOR_OK;
+  if (p->failed) st = failure(p);
+  else if (p->lv[0].rows_in != p->height)
+    st = sscor_fail(SSCOR_E_INVALID, "%s: image incomplete: %d of %d rows were written", p->path,
+                    p->lv[0].rows_in, p->height);
+  /* Close each level from the top: an odd last row is paired with itself. */
+  for (int k = 0; k < p->nlevels && !st; k++) {
+    level *l = &p->lv[k];
+    if (l->has_pending && k + 1 < p->nlevels) {
+      l->has_pending = 0;
+      halve_rows(p, l->pending, l->pending, l->w, l->half, p->lv[k + 1].w);
+      st = push_row(p, k + 1, l->half);
+    }
+    if (!st) st = flush_strip(p, l);
+  }
+  if (!st) {
+    wait_idle(p);
+    stop_workers(p);
+    if (p->failed) st = failure(p);
+  }
+  for (int k = 0; k < p->nlevels && !st; k++)
+    if (p->lv[k].rows_in != p->lv[k].h)
+      st = sscor_fail(SSCOR_E_INTERNAL, "%s: level %d got %d of %d rows", p->path, k,
+                      p->lv[k].rows_in, p->lv[k].h);
+  level *l0 = &p->lv[0];
+  if (!st && !TIFFWriteDirectory(l0->tif))
+    st = sscor_fail(SSCOR_E_IO, "%s: cannot write: %s", p->path,
+                    l0->eb.msg[0] ? l0->eb.msg : "directory write failed");
+  for (int k = 1; k < p->nlevels && !st; k++) st = gather_level(p, &p->lv[k]);
+  if (!st && !TIFFFlush(l0->tif))
+    st = sscor_fail(SSCOR_E_IO, "%s: cannot write: %s", p->path,
+                    l0->eb.msg[0] ? l0->eb.msg : "flush failed");
+  if (!st) {
+    TIFFClose(l0->tif);
+    l0->tif = NULL;
+    if (rename(p->tmp_path, p->path) != 0)
+      st = sscor_fail(SSCOR_E_IO, "%s: cannot move the finished file into place: %s", p->path,
+                      strerror(errno));
+    else {
+      free(p->tmp_path);
+      p->tmp_path = NULL;
+    }
+  }
+  free_all(p);
+  return st;
+}
+
+sscor_status sscor_image_write_pyramid(const char *path, const sscor_image *img,
+                                       const sscor_pyramid_opts *opts) {
+  sscor_pyramid *p;
+  sscor_status st =
+      sscor_pyramid_open(path, img->width, img->height, img->channels, img->type, opts, &p);
+  if (st) return st;
+  st = sscor_pyramid_write_rows(p, img->data, img->stride, img->height);
+  if (st) {
+    sscor_pyramid_abort(p);
+    return st;
+  }
+  return sscor_pyramid_finish(p);
+}

@@ -1,0 +1,77 @@
+/* Streaming pyramidal TIFF writer.
+ *
+ * Rows of the full-resolution image arrive top to bottom; each level keeps one
+ * strip of one tile height in memory (as libvips' tiffsave does), halves rows
+ * into the next level as they arrive (2x2 box mean, rounded to nearest) and
+ * encodes a strip of tiles as soon as it is full. Level 0 goes straight into
+ * the output's temporary file; reduced levels go to temporary files of their
+ * own whose compressed tiles are copied (not re-encoded) behind level 0 at the
+ * end. Memory is a few strips, whatever the image height.
+ *
+ * Layout (what OpenSlide 3.4.1 opens as generic-tiff): tiled, full
+ * resolution first, every reduced level in the main IFD chain with
+ * NewSubfileType = FILETYPE_REDUCEDIMAGE, every tile written, resolution tags
+ * per level. With subifds set, the reduced levels become SubIFDs of the first
+ * directory instead (OME-TIFF style, for Bio-Formats / QuPath).
+ *
+ * The file appears at `path` only when complete (temporary name + rename);
+ * on error or abort the temporary files are removed and `path` is untouched. */
+#ifndef SSCOR_PYRAMID_H
+#define SSCOR_PYRAMID_H
+
+#include <stddef.h>
+
+#include "image.h"
+#include "status.h"
+
+typedef enum {
+  SSCOR_COMPRESS_NONE = 0,
+  SSCOR_COMPRESS_DEFLATE,
+  SSCOR_COMPRESS_LZW,
+  SSCOR_COMPRESS_JPEG, /* 8-bit only; 3-channel images are stored as YCbCr */
+  SSCOR_COMPRESS_ZSTD
+} sscor_compression;
+
+typedef struct {
+  sscor_compression compression; /* default deflate (lossless) */
+  int quality;                   /* JPEG quality 1..100 (default 90) */
+  int level;                     /* deflate/zstd effort; 0 = codec default */
+  int tile_size;                 /* tile side, multiple of 16 (default 256) */
+  int bigtiff;                   /* -1 auto (large outputs), 0 classic TIFF, 1 BigTIFF */
+  int subifds;                   /* 1: reduced levels as SubIFDs (OME-TIFF style) */
+  int min_size;                  /* halve until both sides <= this (default: tile_size) */
+  int max_levels;                /* 0 = no limit */
+  double mpp_x, mpp_y;           /* microns per level-0 pixel; 0 = unknown (no tags) */
+  const char *description;      /* ImageDescription of level 0, or NULL */
+} sscor_pyramid_opts;
+
+void sscor_pyramid_opts_default(sscor_pyramid_opts *o);
+/* "none", "deflate", "lzw", "jpeg", "zstd" -> enum; unknown names fail. */
+sscor_status sscor_compression_parse(const char *name, sscor_compression *out);
+const char *sscor_compression_name(sscor_compression c);
+
+typedef struct sscor_pyramid sscor_pyramid;
+
+/* Starts writing a width x height image with `channels` interleaved samples
+ * of `type`. Fails (creating nothing) on bad sizes, options or an unwritable
+ * directory. */
+sscor_status sscor_pyramid_open(const char *path, int width, int height, int channels,
+                                sscor_sample_type type, const sscor_pyramid_opts *opts,
+                                sscor_pyramid **out);
+/* Appends nrows full-width rows (interleaved, `stride` bytes apart). */
+sscor_status sscor_pyramid_write_rows(sscor_pyramid *p, const void *rows, size_t stride,
+                                      int nrows);
+/* Rows written so far / levels the file will have. */
+int sscor_pyramid_rows_written(const sscor_pyramid *p);
+int sscor_pyramid_level_count(const sscor_pyramid *p);
+/* After the last row: writes the directories, renames into place, frees p.
+ * On failure the target is untouched and p is freed all the same. */
+sscor_status sscor_pyramid_finish(sscor_pyramid *p);
+/* Abandons the file: removes temporaries, frees p. NULL is fine. */
+void sscor_pyramid_abort(sscor_pyramid *p);
+
+/* Whole-image convenience: writes img as a pyramidal TIFF (opts may be NULL). */
+sscor_status sscor_image_write_pyramid(const char *path, const sscor_image *img,
+                                       const sscor_pyramid_opts *opts);
+
+#endif

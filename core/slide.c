@@ -1,0 +1,511 @@
+#include "slide.h"
+
+#include <errno.h>
+#include <math.h>
+#include <openslide.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "tiffutil.h"
+
+#define MAX_LEVELS 32
+/* Striped files whose strips decode larger than this are read in row chunks. */
+#define STRIP_CHUNK_LIMIT (8u << 20)
+#define SCANLINE_CHUNK_ROWS 64
+
+typedef struct {
+  uint64_t ifd;       /* directory offset (main chain or SubIFD) */
+  uint32_t w, h;
+  int tiled;
+  uint32_t bw, bh;    /* block (tile, strip or row chunk) size */
+  int scanline;       /* striped with huge strips: decode row chunks by scanline */
+  uint32_t rps;       /* rows per strip (striped) */
+  double downsample;
+} tiff_level;
+
+typedef struct {
+  int level, plane;
+  uint32_t index;
+  uint8_t *data;
+  size_t bytes;
+  uint64_t stamp;
+} cache_entry;
+
+struct sscor_slide {
+  char *path;
+  sscor_slide_info info;
+  char vendor[64];
+  /* OpenSlide */
+  openslide_t *osr;
+  uint32_t *argb;
+  size_t argb_cap;
+  /* libtiff */
+  TIFF *tif;
+  sscor_tiff_errbuf eb;
+  uint64_t cur_ifd;
+  int nlevels;
+  tiff_level lv[MAX_LEVELS];
+  int64_t osw[MAX_LEVELS], osh[MAX_LEVELS];
+  double osds[MAX_LEVELS];
+  uint16_t spp, bps, planar;
+  int ycbcr_jpeg;
+  cache_entry *cache;
+  int ncache, capcache;
+  size_t cache_bytes, cache_budget;
+  uint64_t clock;
+  int64_t next_scan_row; /* scanline mode: next row libtiff can give without restarting */
+};
+
+const sscor_slide_info *sscor_slide_get_info(const sscor_slide *s) { return &s->info; }
+const char *sscor_slide_path(const sscor_slide *s) { return s->path; }
+void sscor_slide_set_cache_bytes(sscor_slide *s, size_t bytes) { s->cache_budget = bytes; }
+
+static const char *tiff_why(const sscor_slide *s) {
+  return s->eb.msg[0] ? s->eb.msg : "libtiff gave no reason";
+}
+
+/* ---- libtiff reader -------------------------------------------------- */
+
+static double tiff_mpp(TIFF *tif, int tag) {
+  float res = 0;
+  uint16_t unit = RESUNIT_INCH;
+  if (!TIFFGetField(tif, tag, &res) || !(res > 0)) return 0;
+  TIFFGetFieldDefaulted(tif, TIFFTAG_RESOLUTIONUNIT, &unit);
+  if (unit == RESUNIT_CENTIMETER) return 10000.0 / res;
+  if (unit == RESUNIT_INCH) return 25400.0 / res;
+  return 0; /* unitless: no physical size */
+}
+
+/* Reads the layout of the current directory into *l; checks it matches the
+ * first level's sample layout when `check` is set. */
+static sscor_status tiff_describe(sscor_slide *s, tiff_level *l, int first) {
+  TIFF *tif = s->tif;
+  uint32_t w = 0, h = 0;
+  uint16_t spp = 1, bps = 1, fmt = SAMPLEFORMAT_UINT, planar = PLANARCONFIG_CONTIG, photo = 0,
+           comp = COMPRESSION_NONE;
+  TIFFGetField(tif, TIFFTAG_IMAGEWIDTH, &w);
+  TIFFGetField(tif, TIFFTAG_IMAGELENGTH, &h);
+  TIFFGetFieldDefaulted(tif, TIFFTAG_SAMPLESPERPIXEL, &spp);
+  TIFFGetFieldDefaulted(tif, TIFFTAG_BITSPERSAMPLE, &bps);
+  TIFFGetFieldDefaulted(tif, TIFFTAG_SAMPLEFORMAT, &fmt);
+  TIFFGetFieldDefaulted(tif, TIFFTAG_PLANARCONFIG, &planar);
+  TIFFGetField(tif, TIFFTAG_PHOTOMETRIC, &photo);
+  TIFFGetFieldDefaulted(tif, TIFFTAG_COMPRESSION, &comp);
+  if (w == 0 || h == 0 || w > SSCOR_IMAGE_MAX_SIDE || h > SSCOR_IMAGE_MAX_SIDE)
+    return sscor_fail(SSCOR_E_FORMAT, "%s: image size %ux%u is out of range (1..%d per side)",
+                      s->path, w, h, SSCOR_IMAGE_MAX_SIDE);
+  if (spp < 1 || spp > SSCOR_IMAGE_MAX_CHANNELS)
+    return sscor_fail(SSCOR_E_FORMAT, "%s: %u samples per pixel is out of range (1..%d)",
+                      s->path, spp, SSCOR_IMAGE_MAX_CHANNELS);
+  sscor_sample_type type;
+  if (fmt == SAMPLEFORMAT_UINT && bps == 8) type = SSCOR_U8;
+  else if (fmt == SAMPLEFORMAT_UINT && bps == 16) type = SSCOR_U16;
+  else if (fmt == SAMPLEFORMAT_IEEEFP && bps == 32) type = SSCOR_F32;
+  else
+    return sscor_fail(SSCOR_E_UNSUPPORTED,
+                      "%s: %u-bit samples of format %u are not supported (8/16-bit unsigned "
+                      "or 32-bit float)", s->path, bps, fmt);
+  if (photo == PHOTOMETRIC_PALETTE)
+    return sscor_fail(SSCOR_E_UNSUPPORTED, "%s: palette-colour TIFFs are not supported", s->path);
+  int ycbcr_jpeg = 0;
+  if (photo == PHOTOMETRIC_YCBCR) {
+    if (comp != COMPRESSION_JPEG || type != SSCOR_U8 || spp != 3)
+      return sscor_fail(SSCOR_E_UNSUPPORTED,
+                        "%s: YCbCr TIFFs are only supported when JPEG-compressed", s->path);
+    TIFFSetField(tif, TIFFTAG_JPEGCOLORMODE, JPEGCOLORMODE_RGB);
+    ycbcr_jpeg = 1;
+  }
+  if (first) {
+    s->spp = spp, s->bps = bps, s->planar = planar;
+    s->ycbcr_jpeg = ycbcr_jpeg;
+    s->info.channels = spp;
+    s->info.type = type;
+  } else if (spp != s->spp || bps != s->bps || planar != s->planar || type != s->info.type ||
+             ycbcr_jpeg != s->ycbcr_jpeg) {
+    return SSCOR_E_FORMAT; /* a label or thumbnail, not a level: caller skips it */
+  }
+  memset(l, 0, sizeof *l);
+  l->ifd = TIFFCurrentDirOffset(tif);
+  l->w = w, l->h = h;
+  l->tiled = TIFFIsTiled(tif);
+  if (l->tiled) {
+    uint32_t tw = 0, th = 0;
+    TIFFGetField(tif, TIFFTAG_TILEWIDTH, &tw);
+    TIFFGetField(tif, TIFFTAG_TILELENGTH, &th);
+    if (tw == 0 || th == 0 || tw > 65536 || th > 65536)
+      return sscor_fail(SSCOR_E_CORRUPT, "%s: tile size %ux%u is invalid", s->path, tw, th);
+    l->bw = tw, l->bh = th;
+  } else {
+    uint32_t rps = h;
+    TIFFGetFieldDefaulted(tif, TIFFTAG_ROWSPERSTRIP, &rps);
+    if (rps == 0 || rps > h) rps = h;
+    l->rps = rps;
+    l->bw = w;
+    size_t row_bytes = (size_t)w * (planar == PLANARCONFIG_CONTIG ? spp : 1) * (bps / 8);
+    if ((size_t)rps * row_bytes > STRIP_CHUNK_LIMIT && planar == PLANARCONFIG_CONTIG) {
+      l->scanline = 1;
+      l->bh = SCANLINE_CHUNK_ROWS;
+    } else {
+      l->bh = rps;
+    }
+  }
+  return SSCOR_OK;
+}
+
+static sscor_status tiff_goto(sscor_slide *s, const tiff_level *l) {
+  if (s->cur_ifd == l->ifd) return SSCOR_OK;
+  s->eb.msg[0] = '\0';
+  if (!TIFFSetSubDirectory(s->tif, l->ifd))
+    return sscor_fail(SSCOR_E_CORRUPT, "%s: cannot read directory at offset %llu: %s", s->path,
+                      (unsigned long long)l->ifd, tiff_why(s));
+  if (s->ycbcr_jpeg) TIFFSetField(s->tif, TIFFTAG_JPEGCOLORMODE, JPEGCOLORMODE_RGB);
+  s->cur_ifd = l->ifd;
+  s->next_scan_row = 0;
+  return SSCOR_OK;
+}
+
+static sscor_status tiff_open(sscor_slide *s) {
+  s->tif = sscor_tiff_open(s->path, "r", &s->eb);
+  if (!s->tif)
+    return sscor_fail(SSCOR_E_FORMAT, "%s: not a readable TIFF: %s", s->path, tiff_why(s));
+  sscor_status st = tiff_describe(s, &s->lv[0], 1);
+  if (st) return st;
+  s->lv[0].downsample = 1.0;
+  s->nlevels = 1;
+  s->info.mpp_x = tiff_mpp(s->tif, TIFFTAG_XRESOLUTION);
+  s->info.mpp_y = tiff_mpp(s->tif, TIFFTAG_YRESOLUTION);
+  /* OME-TIFF style: reduced levels as SubIFDs of the first directory. */
+  uint16_t nsub = 0;
+  uint64_t *subs = NULL;
+  uint64_t subcopy[MAX_LEVELS];
+  int nsubcopy = 0;
+  if (TIFFGetField(s->tif, TIFFTAG_SUBIFD, &nsub, &subs) && nsub > 0) {
+    for (int i = 0; i < nsub && i < MAX_LEVELS - 1; i++) subcopy[nsubcopy++] = subs[i];
+  }
+  if (nsubcopy) {
+    for (int i = 0; i < nsubcopy && s->nlevels < MAX_LEVELS; i++) {
+      if (!TIFFSetSubDirectory(s->tif, subcopy[i])) break;
+      tiff_level l;
+      if (tiff_describe(s, &l, 0) != SSCOR_OK) continue;
+      if (l.w >= s->lv[s->nlevels - 1].w || l.h >= s->lv[s->nlevels - 1].h) continue;
+      s->lv[s->nlevels++] = l;
+    }
+  } else {
+    /* Main chain: following directories with the same sample layout and a
+     * smaller size are levels; labels and macros differ in layout or size. */
+    while (s->nlevels < MAX_LEVELS && TIFFReadDirectory(s->tif)) {
+      tiff_level l;
+      if (tiff_describe(s, &l, 0) != SSCOR_OK) continue;
+      const tiff_level *prev = &s->lv[s->nlevels - 1];
+      if (l.w >= prev->w || l.h >= prev->h) continue;
+      s->lv[s->nlevels++] = l;
+    }
+  }
+  sscor_clear_error();
+  for (int i = 1; i < s->nlevels; i++)
+    s->lv[i].downsample = ((double)s->lv[0].w / s->lv[i].w + (double)s->lv[0].h / s->lv[i].h) / 2;
+  s->cur_ifd = (uint64_t)-1;
+  st = tiff_goto(s, &s->lv[0]);
+  if (st) return st;
+  s->info.levels = s->nlevels;
+  s->info.reader = "libtiff";
+  s->info.vendor = "tiff";
+  return SSCOR_OK;
+}
+
+static void cache_clear(sscor_slide *s) {
+  for (int i = 0; i < s->ncache; i++) free(s->cache[i].data);
+  free(s->cache);
+  s->cache = NULL;
+  s->ncache = s->capcache = 0;
+  s->cache_bytes = 0;
+}
+
+static size_t block_bytes(const sscor_slide *s, const tiff_level *l) {
+  int spb = s->planar == PLANARCONFIG_CONTIG ? s->spp : 1;
+  return (size_t)l->bw * l->bh * spb * (s->bps / 8);
+}
+
+/* Decodes block `index` of `plane` into buf (block_bytes). */
+static sscor_status tiff_decode(sscor_slide *s, int level, int plane, uint32_t index,
+                                uint8_t *buf) {
+  const tiff_level *l = &s->lv[level];
+  sscor_status st = tiff_goto(s, l);
+  if (st) return st;
+  size_t bytes = block_bytes(s, l);
+  s->eb.msg[0] = '\0';
+  if (l->tiled) {
+    uint32_t per_plane = TIFFNumberOfTiles(s->tif) / (s->planar == PLANARCONFIG_CONTIG ? 1 : s->spp);
+    uint32_t t = index + (uint32_t)plane * per_plane;
+    if (TIFFReadEncodedTile(s->tif, t, buf, (tmsize_t)bytes) < 0)
+      return sscor_fail(SSCOR_E_CORRUPT, "%s: corrupt or truncated tile %u of level %d: %s",
+                        s->path, t, level, tiff_why(s));
+    return SSCOR_OK;
+  }
+  if (!l->scanline) {
+    uint32_t per_plane = TIFFNumberOfStrips(s->tif) / (s->planar == PLANARCONFIG_CONTIG ? 1 : s->spp);
+    uint32_t strip = index + (uint32_t)plane * per_plane;
+    uint32_t rows = l->rps;
+    if ((uint64_t)(index + 1) * l->rps > l->h) rows = l->h - index * l->rps;
+    size_t want = bytes / l->bh * rows;
+    tmsize_t got = TIFFReadEncodedStrip(s->tif, strip, buf, (tmsize_t)want);
+    if (got < 0 || (size_t)got < want)
+      return sscor_fail(SSCOR_E_CORRUPT, "%s: corrupt or truncated strip %u of level %d: %s",
+                        s->path, strip, level, tiff_why(s));
+    return SSCOR_OK;
+  }
+  /* Row chunk by scanline; libtiff restarts a compressed strip when asked
+   * for an earlier row, which raster-order access rarely needs. */
+  size_t row_bytes = bytes / l->bh;
+  int64_t y0 = (int64_t)index * l->bh;
+  for (uint32_t r = 0; r < l->bh && y0 + r < l->h; r++) {
+    if (TIFFReadScanline(s->tif, buf + r * row_bytes, (uint32_t)(y0 + r), 0) < 0)
+      return sscor_fail(SSCOR_E_CORRUPT, "%s: corrupt or truncated data at row %lld of level %d: %s",
+                        s->path, (long long)(y0 + r), level, tiff_why(s));
+  }
+  return SSCOR_OK;
+}
+
+static sscor_status cache_get(sscor_slide *s, int level, int plane, uint32_t index,
+                              const uint8_t **out) {
+  for (int i = 0; i < s->ncache; i++) {
+    cache_entry *e = &s->cache[i];
+    if (e->level == level && e->plane == plane && e->index == index) {
+      e->stamp = ++s->clock;
+      *out = e->data;
+      return SSCOR_OK;
+    }
+  }
+  size_t bytes = block_bytes(s, &s->lv[level]);
+  /* Evict least recently used blocks until the new one fits the budget. */
+  while (s->ncache > 0 && s->cache_bytes + bytes > s->cache_budget) {
+    int lru = 0;
+    for (int i = 1; i < s->ncache; i++)
+      if (s->cache[i].stamp < s->cache[lru].stamp) lru = i;
+    s->cache_bytes -= s->cache[lru].bytes;
+    free(s->cache[lru].data);
+    s->cache[lru] = s->cache[--s->ncache];
+  }
+  uint8_t *data = malloc(bytes);
+  if (!data) return sscor_fail(SSCOR_E_NOMEM, "%s: cannot allocate a %zu-byte tile", s->path, bytes);
+  sscor_status st = tiff_decode(s, level, plane, index, data);
+  if (st) {
+    free(data);
+    return st;
+  }
+  if (s->ncache == s->capcache) {
+    int cap = s->capcache ? s->capcache * 2 : 16;
+    cache_entry *c = realloc(s->cache, (size_t)cap * sizeof *c);
+    if (!c) {
+      free(data);
+      return sscor_fail(SSCOR_E_NOMEM, "cannot grow the tile cache");
+    }
+    s->cache = c, s->capcache = cap;
+  }
+  s->cache[s->ncache++] = (cache_entry){level, plane, index, data, bytes, ++s->clock};
+  s->cache_bytes += bytes;
+  *out = data;
+  return SSCOR_OK;
+}
+
+static sscor_status tiff_read(sscor_slide *s, int level, int64_t x, int64_t y, int w, int h,
+                              uint8_t *dst, size_t stride) {
+  const tiff_level *l = &s->lv[level];
+  size_t ss = s->bps / 8;
+  int spp = s->spp;
+  int contig = s->planar == PLANARCONFIG_CONTIG;
+  uint32_t blocks_across = l->tiled ? (l->w + l->bw - 1) / l->bw : 1;
+  int64_t bx0 = x / l->bw, bx1 = (x + w - 1) / l->bw;
+  int64_t by0 = y / l->bh, by1 = (y + h - 1) / l->bh;
+  for (int64_t by = by0; by <= by1; by++) {
+    for (int64_t bx = bx0; bx <= bx1; bx++) {
+      int64_t ox = bx * l->bw, oy = by * l->bh;
+      int64_t cx0 = x > ox ? x : ox, cy0 = y > oy ? y : oy;
+      int64_t cx1 = (x + w < ox + l->bw) ? x + w : ox + l->bw;
+      int64_t cy1 = (y + h < oy + l->bh) ? y + h : oy + l->bh;
+      uint32_t index = (uint32_t)(by * blocks_across + bx);
+      for (int p = 0; p < (contig ? 1 : spp); p++) {
+        const uint8_t *blk = NULL;
+        sscor_status st = cache_get(s, level, p, index, &blk);
+        if (st) return st;
+        size_t bstride = (size_t)l->bw * (contig ? spp : 1) * ss;
+        for (int64_t yy = cy0; yy < cy1; yy++) {
+          const uint8_t *srow = blk + (size_t)(yy - oy) * bstride;
+          uint8_t *drow = dst + (size_t)(yy - y) * stride;
+          if (contig) {
+            memcpy(drow + (size_t)(cx0 - x) * spp * ss, srow + (size_t)(cx0 - ox) * spp * ss,
+                   (size_t)(cx1 - cx0) * spp * ss);
+          } else {
+            for (int64_t xx = cx0; xx < cx1; xx++)
+              memcpy(drow + ((size_t)(xx - x) * spp + p) * ss, srow + (size_t)(xx - ox) * ss, ss);
+          }
+        }
+      }
+    }
+  }
+  return SSCOR_OK;
+}
+
+/* ---- OpenSlide reader ------------------------------------------------- */
+
+static sscor_status os_open(sscor_slide *s, const char *vendor) {
+  s->osr = openslide_open(s->path);
+  if (!s->osr)
+    return sscor_fail(SSCOR_E_FORMAT, "%s: OpenSlide cannot open this %s slide", s->path, vendor);
+  const char *err = openslide_get_error(s->osr);
+  if (err) return sscor_fail(SSCOR_E_CORRUPT, "%s: OpenSlide: %s", s->path, err);
+  int n = openslide_get_level_count(s->osr);
+  if (n < 1) return sscor_fail(SSCOR_E_CORRUPT, "%s: slide has no levels", s->path);
+  if (n > MAX_LEVELS) n = MAX_LEVELS;
+  for (int i = 0; i < n; i++) {
+    openslide_get_level_dimensions(s->osr, i, &s->osw[i], &s->osh[i]);
+    s->osds[i] = openslide_get_level_downsample(s->osr, i);
+    if (s->osw[i] <= 0 || s->osh[i] <= 0 || s->osw[i] > SSCOR_IMAGE_MAX_SIDE ||
+        s->osh[i] > SSCOR_IMAGE_MAX_SIDE)
+      return sscor_fail(SSCOR_E_FORMAT, "%s: level %d size %lldx%lld is out of range", s->path,
+                        i, (long long)s->osw[i], (long long)s->osh[i]);
+  }
+  s->nlevels = n;
+  const char *mx = openslide_get_property_value(s->osr, OPENSLIDE_PROPERTY_NAME_MPP_X);
+  const char *my = openslide_get_property_value(s->osr, OPENSLIDE_PROPERTY_NAME_MPP_Y);
+  s->info.mpp_x = mx ? strtod(mx, NULL) : 0;
+  s->info.mpp_y = my ? strtod(my, NULL) : 0;
+  s->info.levels = n;
+  s->info.channels = 3; /* RGB; transparent areas become white */
+  s->info.type = SSCOR_U8;
+  s->info.reader = "openslide";
+  snprintf(s->vendor, sizeof s->vendor, "%s", vendor);
+  s->info.vendor = s->vendor;
+  return SSCOR_OK;
+}
+
+static sscor_status os_read(sscor_slide *s, int level, int64_t x, int64_t y, int w, int h,
+                            uint8_t *dst, size_t stride) {
+  size_t n = (size_t)w * h;
+  if (n > s->argb_cap) {
+    uint32_t *b = realloc(s->argb, n * 4);
+    if (!b) return sscor_fail(SSCOR_E_NOMEM, "cannot allocate a %dx%d region buffer", w, h);
+    s->argb = b, s->argb_cap = n;
+  }
+  double ds = s->osds[level];
+  openslide_read_region(s->osr, s->argb, (int64_t)llround(x * ds), (int64_t)llround(y * ds),
+                        level, w, h);
+  const char *err = openslide_get_error(s->osr);
+  if (err) return sscor_fail(SSCOR_E_CORRUPT, "%s: OpenSlide: %s", s->path, err);
+  for (int r = 0; r < h; r++) {
+    uint8_t *d = dst + (size_t)r * stride;
+    const uint32_t *p = s->argb + (size_t)r * w;
+    for (int c = 0; c < w; c++) {
+      uint32_t v = p[c], a = v >> 24;
+      uint32_t rgb[3] = {(v >> 16) & 255, (v >> 8) & 255, v & 255};
+      for (int k = 0; k < 3; k++) {
+        uint32_t o = a == 255 ? rgb[k] : a == 0 ? 255 : (rgb[k] * 255 + a / 2) / a;
+        d[3 * c + k] = (uint8_t)(o > 255 ? 255 : o);
+      }
+    }
+  }
+  return SSCOR_OK;
+}
+
+/* ---- public ----------------------------------------------------------- */
+
+sscor_status sscor_slide_open(const char *path, sscor_slide **out) {
+  *out = NULL;
+  struct stat sb;
+  if (!path || !*path) return sscor_fail(SSCOR_E_INVALID, "no slide file given");
+  if (stat(path, &sb) != 0)
+    return sscor_fail(SSCOR_E_IO, "%s: cannot open: %s", path, strerror(errno));
+  if (!S_ISREG(sb.st_mode)) return sscor_fail(SSCOR_E_IO, "%s: not a regular file", path);
+  sscor_slide *s = calloc(1, sizeof *s);
+  if (!s) return sscor_fail(SSCOR_E_NOMEM, "out of memory");
+  s->path = strdup(path);
+  s->cache_budget = SSCOR_SLIDE_CACHE_DEFAULT;
+  if (!s->path) {
+    free(s);
+    return sscor_fail(SSCOR_E_NOMEM, "out of memory");
+  }
+  const char *vendor = openslide_detect_vendor(path);
+  sscor_status st;
+  if (sscor_file_is_tiff(path) && (!vendor || strcmp(vendor, "generic-tiff") == 0))
+    st = tiff_open(s);
+  else if (vendor)
+    st = os_open(s, vendor);
+  else
+    st = sscor_fail(SSCOR_E_FORMAT, "%s: not a TIFF or a slide format OpenSlide recognises",
+                    path);
+  if (st) {
+    sscor_slide_close(s);
+    return st;
+  }
+  *out = s;
+  return SSCOR_OK;
+}
+
+void sscor_slide_close(sscor_slide *s) {
+  if (!s) return;
+  if (s->tif) TIFFClose(s->tif);
+  if (s->osr) openslide_close(s->osr);
+  cache_clear(s);
+  free(s->argb);
+  free(s->path);
+  free(s);
+}
+
+sscor_status sscor_slide_level_size(const sscor_slide *s, int level, int64_t *w, int64_t *h) {
+  if (level < 0 || level >= s->nlevels)
+    return sscor_fail(SSCOR_E_INVALID, "%s: level %d does not exist (the slide has %d)", s->path,
+                      level, s->nlevels);
+  if (s->osr) {
+    *w = s->osw[level], *h = s->osh[level];
+  } else {
+    *w = s->lv[level].w, *h = s->lv[level].h;
+  }
+  return SSCOR_OK;
+}
+
+double sscor_slide_level_downsample(const sscor_slide *s, int level) {
+  if (level < 0 || level >= s->nlevels) return 0;
+  return s->osr ? s->osds[level] : s->lv[level].downsample;
+}
+
+sscor_status sscor_slide_read_region(sscor_slide *s, int level, int64_t x, int64_t y, int w,
+                                     int h, void *dst, size_t stride) {
+  int64_t lw, lh;
+  sscor_status st = sscor_slide_level_size(s, level, &lw, &lh);
+  if (st) return st;
+  if (w <= 0 || h <= 0 || x < 0 || y < 0 || x + w > lw || y + h > lh)
+    return sscor_fail(SSCOR_E_INVALID,
+                      "%s: region %dx%d at (%lld, %lld) is not inside level %d (%lldx%lld)",
+                      s->path, w, h, (long long)x, (long long)y, level, (long long)lw,
+                      (long long)lh);
+  if (s->osr) return os_read(s, level, x, y, w, h, dst, stride);
+  return tiff_read(s, level, x, y, w, h, dst, stride);
+}
+
+sscor_status sscor_image_read_region(const char *path, int level, int64_t x, int64_t y, int w,
+                                     int h, sscor_image *img) {
+  memset(img, 0, sizeof *img);
+  sscor_slide *s;
+  sscor_status st = sscor_slide_open(path, &s);
+  if (st) return st;
+  st = sscor_image_alloc(img, w, h, s->info.channels, s->info.type);
+  if (!st) st = sscor_slide_read_region(s, level, x, y, w, h, img->data, img->stride);
+  if (st) sscor_image_free(img);
+  sscor_slide_close(s);
+  return st;
+}
+
+sscor_status sscor_image_read(const char *path, sscor_image *img) {
+  memset(img, 0, sizeof *img);
+  sscor_slide *s;
+  sscor_status st = sscor_slide_open(path, &s);
+  if (st) return st;
+  int64_t w, h;
+  sscor_slide_level_size(s, 0, &w, &h);
+  st = sscor_image_alloc(img, (int)w, (int)h, s->info.channels, s->info.type);
+  if (!st) st = sscor_slide_read_region(s, 0, 0, 0, (int)w, (int)h, img->data, img->stride);
+  if (st) sscor_image_free(img);
+  sscor_slide_close(s);
+  return st;
+}

@@ -1,0 +1,25 @@
+/* libtiff access shared by the slide reader and the pyramid writer: files are
+ * opened with per-handle error handlers, so libtiff's complaints become the
+ * sscor error message of the failing call instead of lines on stderr. */
+#ifndef SSCOR_TIFFUTIL_H
+#define SSCOR_TIFFUTIL_H
+
+#include <stddef.h>
+#include <tiffio.h>
+
+#include "status.h"
+
+/* Last libtiff error text for a handle opened here ("" when none). */
+typedef struct {
+  char msg[512];
+} sscor_tiff_errbuf;
+
+/* Opens path with libtiff in mode ("r", "w", "w8" for BigTIFF, ...), routing
+ * libtiff errors into *eb (which must outlive the handle; warnings dropped).
+ * On failure returns NULL; eb->msg says why when libtiff said. */
+TIFF *sscor_tiff_open(const char *path, const char *mode, sscor_tiff_errbuf *eb);
+
+/* 1 when the first bytes of path are a TIFF or BigTIFF header. */
+int sscor_file_is_tiff(const char *path);
+
+#endif

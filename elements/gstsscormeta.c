@@ -1,0 +1,81 @@
+#include "gstsscormeta.h"
+
+#include <string.h>
+
+GType gst_sscor_tile_meta_api_get_type(void) {
+  static GType type = 0;
+  static const gchar *tags[] = {GST_META_TAG_VIDEO_STR, GST_META_TAG_VIDEO_SIZE_STR, NULL};
+  if (g_once_init_enter(&type)) {
+    GType t = gst_meta_api_type_register("GstSscorTileMetaAPI", tags);
+    g_once_init_leave(&type, t);
+  }
+  return type;
+}
+
+static gboolean tile_meta_init(GstMeta *meta, gpointer params, GstBuffer *buffer) {
+  (void)params, (void)buffer;
+  GstSscorTileMeta *m = (GstSscorTileMeta *)meta;
+  memset((guint8 *)m + sizeof(GstMeta), 0, sizeof *m - sizeof(GstMeta));
+  m->channel = -1;
+  m->downsample = 1.0;
+  return TRUE;
+}
+
+static void copy_fields(GstSscorTileMeta *dst, const GstSscorTileMeta *src) {
+  memcpy((guint8 *)dst + sizeof(GstMeta), (const guint8 *)src + sizeof(GstMeta),
+         sizeof *dst - sizeof(GstMeta));
+}
+
+/* Copies keep the meta; a size-preserving video transform (videoconvert)
+ * keeps it; anything that resizes the frame drops it. */
+static gboolean tile_meta_transform(GstBuffer *dest, GstMeta *meta, GstBuffer *buffer,
+                                    GQuark type, gpointer data) {
+  (void)buffer;
+  const GstSscorTileMeta *src = (const GstSscorTileMeta *)meta;
+  if (GST_META_TRANSFORM_IS_COPY(type)) {
+    GstMetaTransformCopy *copy = data;
+    if (copy->region) return TRUE; /* a sub-buffer is not the tile any more */
+  } else if (GST_VIDEO_META_TRANSFORM_IS_SCALE(type)) {
+    GstVideoMetaTransform *t = data;
+    if (GST_VIDEO_INFO_WIDTH(t->in_info) != GST_VIDEO_INFO_WIDTH(t->out_info) ||
+        GST_VIDEO_INFO_HEIGHT(t->in_info) != GST_VIDEO_INFO_HEIGHT(t->out_info))
+      return FALSE;
+  } else {
+    return FALSE;
+  }
+  GstSscorTileMeta *dst = gst_sscor_buffer_add_tile_meta(dest);
+  if (!dst) return FALSE;
+  copy_fields(dst, src);
+  return TRUE;
+}
+
+const GstMetaInfo *gst_sscor_tile_meta_get_info(void) {
+  static const GstMetaInfo *info = NULL;
+  if (g_once_init_enter((GstMetaInfo **)&info)) {
+    const GstMetaInfo *mi = gst_meta_register(GST_SSCOR_TILE_META_API_TYPE, "GstSscorTileMeta",
+                                              sizeof(GstSscorTileMeta), tile_meta_init, NULL,
+                                              tile_meta_transform);
+    g_once_init_leave((GstMetaInfo **)&info, (GstMetaInfo *)mi);
+  }
+  return info;
+}
+
+GstSscorTileMeta *gst_sscor_buffer_add_tile_meta(GstBuffer *buffer) {
+  return (GstSscorTileMeta *)gst_buffer_add_meta(buffer, GST_SSCOR_TILE_META_INFO, NULL);
+}
+
+const gchar *gst_sscor_tile_meta_get_channel_names(const GstSscorTileMeta *meta) {
+  const gchar *s = meta->channel_names ? g_quark_to_string(meta->channel_names) : NULL;
+  return s ? s : "";
+}
+
+void gst_sscor_tile_meta_set_channel_names(GstSscorTileMeta *meta, const gchar *names) {
+  meta->channel_names = names && *names ? g_quark_from_string(names) : 0;
+}
+
+void gst_sscor_register_tags(void) {
+  gst_tag_register(GST_SSCOR_TAG_MPP_X, GST_TAG_FLAG_META, G_TYPE_DOUBLE, "microns per pixel x",
+                   "Physical width of one pixel of the stream, in microns", NULL);
+  gst_tag_register(GST_SSCOR_TAG_MPP_Y, GST_TAG_FLAG_META, G_TYPE_DOUBLE, "microns per pixel y",
+                   "Physical height of one pixel of the stream, in microns", NULL);
+}

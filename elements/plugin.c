@@ -1,0 +1,20 @@
+/* The sscor GStreamer plugin: registers the tile meta once, then every
+ * element. Add an element by adding one line to the list below. */
+#include <gst/gst.h>
+
+#include "gstsscorblendsink.h"
+#include "gstsscormeta.h"
+#include "gstsscorslidesrc.h"
+
+static gboolean plugin_init(GstPlugin *plugin) {
+  gst_sscor_tile_meta_get_info();
+  gst_sscor_register_tags();
+  gboolean ok = TRUE;
+  ok &= GST_ELEMENT_REGISTER(sscorslidesrc, plugin);
+  ok &= GST_ELEMENT_REGISTER(sscorblendsink, plugin);
+  return ok;
+}
+
+GST_PLUGIN_DEFINE(GST_VERSION_MAJOR, GST_VERSION_MINOR, sscor,
+                  "Stripe and artifact self-correction for stitched microscopy and whole slides",
+                  plugin_init, VERSION, "LGPL", GST_PACKAGE_NAME, GST_PACKAGE_ORIGIN)

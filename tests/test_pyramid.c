@@ -1,0 +1,194 @@
+/* Pyramid writer + slide reader round trips: every sample type and lossless
+ * codec, levels are exact 2x2 rounded means of the level above, OME-style
+ * SubIFDs, and failures leave no file behind. */
+#include <dirent.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "pyramid.h"
+#include "slide.h"
+
+static char dir[] = "/tmp/sscor_pyr_XXXXXX";
+
+static void fill(sscor_image *img, unsigned seed) {
+  for (int y = 0; y < img->height; y++)
+    for (int x = 0; x < img->width; x++)
+      for (int c = 0; c < img->channels; c++) {
+        unsigned v = (unsigned)(x * 7 + y * 13 + c * 101) ^ (seed * 2654435761u >> 7);
+        v = v * 2246822519u + (unsigned)(x * y);
+        float f = img->type == SSCOR_U8 ? (float)(v % 256)
+                  : img->type == SSCOR_U16 ? (float)(v % 65536)
+                                            : (float)(v % 100000) / 7.0f;
+        sscor_image_set(img, x, y, c, f);
+      }
+}
+
+/* Reference halving written independently of the writer. */
+static void halve(const sscor_image *a, sscor_image *o) {
+  sscor_image_alloc(o, (a->width + 1) / 2, (a->height + 1) / 2, a->channels, a->type);
+  for (int y = 0; y < o->height; y++)
+    for (int x = 0; x < o->width; x++)
+      for (int c = 0; c < a->channels; c++) {
+        int x1 = 2 * x + 1 < a->width ? 2 * x + 1 : 2 * x;
+        int y1 = 2 * y + 1 < a->height ? 2 * y + 1 : 2 * y;
+        double s = sscor_image_get(a, 2 * x, 2 * y, c) + sscor_image_get(a, x1, 2 * y, c) +
+                   sscor_image_get(a, 2 * x, y1, c) + sscor_image_get(a, x1, y1, c);
+        if (a->type == SSCOR_F32) sscor_image_set(o, x, y, c, (float)(s / 4));
+        else sscor_image_set(o, x, y, c, (float)(((long)s + 2) / 4));
+      }
+}
+
+static int same(const sscor_image *a, const sscor_image *b) {
+  if (a->width != b->width || a->height != b->height || a->channels != b->channels ||
+      a->type != b->type)
+    return 0;
+  for (int y = 0; y < a->height; y++)
+    if (memcmp(sscor_image_row(a, y), sscor_image_row(b, y),
+               (size_t)a->width * a->channels * sscor_sample_size(a->type)))
+      return 0;
+  return 1;
+}
+
+static int files_in_dir(void) {
+  DIR *d = opendir(dir);
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(d)))
+    if (e->d_name[0] != '.' || (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))) n++;
+  closedir(d);
+  return n;
+}
+
+static void roundtrip(int w, int h, int C, sscor_sample_type type, sscor_compression comp,
+                      int subifds) {
+  char path[256];
+  snprintf(path, sizeof path, "%s/out.tif", dir);
+  sscor_image img;
+  CHECK(sscor_image_alloc(&img, w, h, C, type) == SSCOR_OK);
+  fill(&img, (unsigned)(w + C + comp));
+  if (comp == SSCOR_COMPRESS_JPEG) /* smooth content: JPEG is for photographs */
+    for (int y = 0; y < h; y++)
+      for (int x = 0; x < w; x++)
+        for (int c = 0; c < C; c++)
+          sscor_image_set(&img, x, y, c, 128 + 100 * sinf(x * 0.05f + c) * cosf(y * 0.03f));
+  sscor_pyramid_opts o;
+  sscor_pyramid_opts_default(&o);
+  o.compression = comp;
+  o.tile_size = 64;
+  o.subifds = subifds;
+  o.mpp_x = o.mpp_y = 0.5;
+  sscor_status st = sscor_image_write_pyramid(path, &img, &o);
+  CHECK_MSG(st == SSCOR_OK, "%s", sscor_last_error());
+  CHECK(files_in_dir() == 1);
+  sscor_slide *s = NULL;
+  st = sscor_slide_open(path, &s);
+  CHECK_MSG(st == SSCOR_OK, "%s", sscor_last_error());
+  if (!s) return;
+  const sscor_slide_info *info = sscor_slide_get_info(s);
+  int expect_levels = 1;
+  for (int lw = w, lh = h; lw > 64 || lh > 64; lw = (lw + 1) / 2, lh = (lh + 1) / 2)
+    expect_levels++;
+  CHECK_MSG(info->levels == expect_levels, "%d levels, expected %d (%dx%d)", info->levels,
+            expect_levels, w, h);
+  CHECK(info->channels == C && info->type == type);
+  CHECK_CLOSE(info->mpp_x, 0.5, 1e-5, 0);
+  sscor_image ref = img, got;
+  int lossy = comp == SSCOR_COMPRESS_JPEG;
+  for (int l = 0; l < info->levels; l++) {
+    int64_t lw, lh;
+    sscor_slide_level_size(s, l, &lw, &lh);
+    CHECK(lw == ref.width && lh == ref.height);
+    CHECK(sscor_image_alloc(&got, (int)lw, (int)lh, C, type) == SSCOR_OK);
+    st = sscor_slide_read_region(s, l, 0, 0, (int)lw, (int)lh, got.data, got.stride);
+    CHECK_MSG(st == SSCOR_OK, "%s", sscor_last_error());
+    if (lossy) {
+      double err = 0;
+      for (int y = 0; y < got.height; y++)
+        for (int x = 0; x < got.width; x++)
+          for (int c = 0; c < C; c++)
+            err += fabs(sscor_image_get(&got, x, y, c) - sscor_image_get(&ref, x, y, c));
+      err /= (double)got.width * got.height * C;
+      CHECK_MSG(err < 6, "jpeg level %d mean abs error %.2f", l, err);
+    } else {
+      CHECK_MSG(same(&got, &ref), "level %d differs (%dx%dx%d %s %s subifds %d)", l, w, h, C,
+                sscor_sample_type_name(type), sscor_compression_name(comp), subifds);
+    }
+    sscor_image next;
+    halve(&ref, &next);
+    if (l > 0) sscor_image_free(&ref);
+    sscor_image_free(&got);
+    ref = next;
+  }
+  sscor_image_free(&ref);
+  sscor_slide_close(s);
+  sscor_image_free(&img);
+  unlink(path);
+}
+
+int main(void) {
+  CHECK(mkdtemp(dir) != NULL);
+  roundtrip(300, 200, 1, SSCOR_U8, SSCOR_COMPRESS_DEFLATE, 0);
+  roundtrip(300, 200, 3, SSCOR_U8, SSCOR_COMPRESS_NONE, 0);
+  roundtrip(257, 129, 3, SSCOR_U8, SSCOR_COMPRESS_LZW, 0);
+  roundtrip(257, 129, 4, SSCOR_U8, SSCOR_COMPRESS_ZSTD, 0);
+  roundtrip(301, 77, 1, SSCOR_U16, SSCOR_COMPRESS_DEFLATE, 0);
+  roundtrip(190, 333, 2, SSCOR_U16, SSCOR_COMPRESS_ZSTD, 1);
+  roundtrip(190, 120, 5, SSCOR_U16, SSCOR_COMPRESS_LZW, 1);
+  roundtrip(130, 70, 1, SSCOR_F32, SSCOR_COMPRESS_DEFLATE, 0);
+  roundtrip(64, 64, 1, SSCOR_U8, SSCOR_COMPRESS_NONE, 0); /* a single level */
+  roundtrip(300, 200, 3, SSCOR_U8, SSCOR_COMPRESS_JPEG, 0);
+  roundtrip(300, 200, 1, SSCOR_U8, SSCOR_COMPRESS_JPEG, 0);
+
+  /* failures leave nothing behind */
+  sscor_image img;
+  sscor_image_alloc(&img, 100, 100, 1, SSCOR_U16);
+  sscor_pyramid_opts o;
+  sscor_pyramid_opts_default(&o);
+  o.compression = SSCOR_COMPRESS_JPEG;
+  char path[256];
+  snprintf(path, sizeof path, "%s/bad.tif", dir);
+  CHECK(sscor_image_write_pyramid(path, &img, &o) == SSCOR_E_INVALID);
+  CHECK(strstr(sscor_last_error(), "8-bit") != NULL);
+  o.compression = SSCOR_COMPRESS_DEFLATE;
+  o.tile_size = 100;
+  CHECK(sscor_image_write_pyramid(path, &img, &o) == SSCOR_E_INVALID);
+  o.tile_size = 64;
+  CHECK(sscor_image_write_pyramid("/nonexistent-dir/x.tif", &img, &o) == SSCOR_E_IO);
+  CHECK(strstr(sscor_last_error(), "/nonexistent-dir/x.tif") != NULL);
+  sscor_pyramid *p;
+  CHECK(sscor_pyramid_open(path, 100, 100, 1, SSCOR_U16, &o, &p) == SSCOR_OK);
+  CHECK(sscor_pyramid_write_rows(p, img.data, img.stride, 50) == SSCOR_OK);
+  CHECK(sscor_pyramid_finish(p) == SSCOR_E_INVALID); /* 50 of 100 rows */
+  CHECK(strstr(sscor_last_error(), "incomplete") != NULL);
+  CHECK(files_in_dir() == 0);
+  CHECK(sscor_pyramid_open(path, 100, 100, 1, SSCOR_U16, &o, &p) == SSCOR_OK);
+  CHECK(sscor_pyramid_write_rows(p, img.data, img.stride, 100) == SSCOR_OK);
+  sscor_pyramid_abort(p);
+  CHECK(files_in_dir() == 0);
+  /* an existing target survives a failed write untouched */
+  FILE *f = fopen(path, "w");
+  fputs("keep", f);
+  fclose(f);
+  CHECK(sscor_pyramid_open(path, 100, 100, 1, SSCOR_U16, &o, &p) == SSCOR_OK);
+  sscor_pyramid_abort(p);
+  struct stat sb;
+  CHECK(stat(path, &sb) == 0 && sb.st_size == 4);
+  unlink(path);
+  sscor_image_free(&img);
+
+  /* reader errors */
+  sscor_slide *s;
+  CHECK(sscor_slide_open("/nonexistent.tif", &s) == SSCOR_E_IO);
+  snprintf(path, sizeof path, "%s/text.tif", dir);
+  f = fopen(path, "w");
+  fputs("this is not an image at all\n", f);
+  fclose(f);
+  CHECK(sscor_slide_open(path, &s) == SSCOR_E_FORMAT);
+  CHECK(strstr(sscor_last_error(), "text.tif") != NULL);
+  unlink(path);
+  rmdir(dir);
+  return CHECK_DONE();
+}
