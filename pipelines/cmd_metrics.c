@@ -55,6 +55,24 @@ static void put(row_t *rows, int *n, const char *name, double a, double b) {
   (*n)++;
 }
 
+static void json_str(const char *s) {
+  if (!s) {
+    printf("null");
+    return;
+  }
+  putchar('"');
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\')
+      printf("\\%c", c);
+    else if (c < 0x20)
+      printf("\\u%04x", c);
+    else
+      putchar(c);
+  }
+  putchar('"');
+}
+
 static void json_num(double v) {
   if (isfinite(v))
     printf("%.6g", v);
@@ -367,10 +385,12 @@ int sscor_cmd_metrics(int argc, char **argv) {
   }
 
   if (json) {
-    printf("{\n  \"input\": \"%s\",\n  \"corrected\": ", in_path);
-    if (out_path) printf("\"%s\"", out_path); else printf("null");
+    printf("{\n  \"input\": ");
+    json_str(in_path);
+    printf(",\n  \"corrected\": ");
+    json_str(out_path);
     printf(",\n  \"truth\": ");
-    if (truth_path) printf("\"%s\"", truth_path); else printf("null");
+    json_str(truth_path);
     printf(",\n  \"threshold\": ");
     json_num(thr);
     printf(",\n  \"tiles\": %d,\n  \"stripe_angle\": ", ntiles);
