@@ -7,6 +7,7 @@
 
 #include "check.h"
 #include "metrics.h"
+#include "tiff_io.h"
 
 #define MAXREC 128
 #define MAXVAL 256
@@ -18,6 +19,12 @@ static struct {
 } recs[MAXREC];
 static int nrecs;
 static const char *dir;
+
+static const double *ref_opt(const char *key) {
+  for (int i = 0; i < nrecs; i++)
+    if (!strcmp(recs[i].key, key)) return recs[i].v;
+  return NULL;
+}
 
 static const double *ref(const char *key, int *n) {
   for (int i = 0; i < nrecs; i++)
@@ -285,8 +292,25 @@ static void test_tiles_file(void) {
   if (data) {
     char p[1024];
     snprintf(p, sizeof p, "%s/wsi_brain/tile_positions.txt", data);
+    sscor_image img;
     if (!sscor_metric_read_tiles(p, 512, 512, &t, &n)) {
       CHECK(n == 54);
+      snprintf(p, sizeof p, "%s/wsi_brain/stitched.tif", data);
+      /* wsi_* values exist when the fixtures were made with the data present. */
+      if (ref_opt("wsi_seam") && !sscor_tiff_read(p, &img)) {
+        /* The real image against numpy on the same definition. */
+        double thr;
+        sscor_seam_stats s;
+        CHECK(!sscor_metric_otsu(&img, 0, &thr));
+        CHECK_CLOSE(thr, ref("wsi_otsu", NULL)[0], 1e-6, 1e-12);
+        CHECK(!sscor_metric_seam_step(&img, 0, t, n, thr, 2, &s));
+        const double *r = ref("wsi_seam", NULL);
+        CHECK_CLOSE(s.seam_step, r[0], 0, 1e-9);
+        CHECK_CLOSE(s.nonseam_step, r[1], 0, 1e-9);
+        CHECK_CLOSE(s.ratio, r[2], 0, 1e-9);
+        CHECK(s.seam_samples == (long)r[3] && s.nonseam_samples == (long)r[4]);
+        sscor_image_free(&img);
+      }
       free(t);
     }
   }
