@@ -330,9 +330,20 @@ static tile_params tile_at(const sscor_degradation *d, int64_t i, int64_t j) {
   return t;
 }
 
+/* Width in px of the seams kind's overlap band (at least one pixel). */
+static double seam_band(const sscor_degradation *d) {
+  double bw = rint(d->width * (d->tile_w < d->tile_h ? d->tile_w : d->tile_h));
+  return bw < 1 ? 1 : bw;
+}
+
 static void field_tiles(const sscor_degradation *d, int W, int H, float *G, float *D) {
   frame_t f = make_frame(d->angle, W, H);
-  double tw = d->tile_w, th = d->tile_h;
+  double tw = d->tile_w, th = d->tile_h, umin = INFINITY, vmin = INFINITY;
+  for (int c = 0; c < 4; c++) {
+    double u, v;
+    to_grid(&f, (c & 1) ? W : 0, (c & 2) ? H : 0, &u, &v);
+    umin = fmin(umin, u), vmin = fmin(vmin, v);
+  }
   for (int y = 0; y < H; y++)
     for (int x = 0; x < W; x++) {
       double u, v;
@@ -342,19 +353,14 @@ static void field_tiles(const sscor_degradation *d, int W, int H, float *G, floa
       double lu = fu - i, lv = fv - j;
       size_t k = (size_t)y * W + x;
       if (d->kind == SSCOR_DEG_SEAMS) {
-        /* Raised-cosine dip of total width bw px centred on each edge. */
-        double bw = d->width * (tw < th ? tw : th), half = bw / 2 + 0.5;
-        double du = fmin(lu, 1 - lu) * tw, dv = fmin(lv, 1 - lv) * th, g = 1, a = 0;
-        if (du < half) {
-          double p = 0.5 * (1 + cos(M_PI * du / half));
-          g *= 1 - d->strength * p, a += p;
-        }
-        if (dv < half) {
-          double p = 0.5 * (1 + cos(M_PI * dv / half));
-          g *= 1 - d->strength * p, a += p;
-        }
+        /* The overlap band: the first bw px of every tile, where it overlaps
+         * its left/upper neighbour, is off by a gain with sharp edges. */
+        /* No band where the grid line is the image's own border (no neighbour). */
+        double bw = seam_band(d), g = 1, a = 0;
+        if (lu * tw < bw && u - lu * tw > umin + 0.5) g *= 1 - d->strength, a = 1;
+        if (lv * th < bw && v - lv * th > vmin + 0.5) g *= 1 - d->strength, a = 1;
         G[k] *= (float)g;
-        D[k] += (float)(d->additive * fmin(a, 1));
+        D[k] += (float)(d->additive * a);
         continue;
       }
       tile_params t = tile_at(d, i, j);
@@ -626,23 +632,28 @@ static void write_grid(FILE *f, const sscor_degradation *d, int W, int H) {
           i1 = (int64_t)ceil((umax - d->offset_x) / d->tile_w),
           j0 = (int64_t)floor((vmin - d->offset_y) / d->tile_h),
           j1 = (int64_t)ceil((vmax - d->offset_y) / d->tile_h);
+  /* Seams kind: tiles overlap their right/lower neighbour by the band, so
+   * each footprint is band px larger and every grid line has two edges. */
+  int band = d->kind == SSCOR_DEG_SEAMS ? (int)seam_band(d) : 0;
   for (int64_t j = j0; j < j1; j++)
     for (int64_t i = i0; i < i1; i++)
       fprintf(f, "tile %lld %lld %d %d\n", (long long)(d->offset_x + i * d->tile_w),
-              (long long)(d->offset_y + j * d->tile_h), d->tile_w, d->tile_h);
-  for (int64_t i = i0 + 1; i < i1; i++) {
-    double u = d->offset_x + (double)i * d->tile_w, x0, y0, x1, y1;
-    if (u <= umin || u >= umax) continue;
-    to_image(&fr, u, vmin, &x0, &y0);
-    to_image(&fr, u, vmax, &x1, &y1);
-    fprintf(f, "seam v %.6g %.6g %.6g %.6g %.6g\n", u, x0, y0, x1, y1);
-  }
-  for (int64_t j = j0 + 1; j < j1; j++) {
-    double v = d->offset_y + (double)j * d->tile_h, x0, y0, x1, y1;
-    if (v <= vmin || v >= vmax) continue;
-    to_image(&fr, umin, v, &x0, &y0);
-    to_image(&fr, umax, v, &x1, &y1);
-    fprintf(f, "seam h %.6g %.6g %.6g %.6g %.6g\n", v, x0, y0, x1, y1);
+              (long long)(d->offset_y + j * d->tile_h), d->tile_w + band, d->tile_h + band);
+  for (int e = 0; e <= (band ? 1 : 0); e++) {
+    for (int64_t i = i0; i <= i1; i++) {
+      double u0 = d->offset_x + (double)i * d->tile_w, u = u0 + e * band, x0, y0, x1, y1;
+      if (u <= umin || u >= umax || (band && u0 <= umin + 0.5)) continue;
+      to_image(&fr, u, vmin, &x0, &y0);
+      to_image(&fr, u, vmax, &x1, &y1);
+      fprintf(f, "seam v %.6g %.6g %.6g %.6g %.6g\n", u, x0, y0, x1, y1);
+    }
+    for (int64_t j = j0; j <= j1; j++) {
+      double v0 = d->offset_y + (double)j * d->tile_h, v = v0 + e * band, x0, y0, x1, y1;
+      if (v <= vmin || v >= vmax || (band && v0 <= vmin + 0.5)) continue;
+      to_image(&fr, umin, v, &x0, &y0);
+      to_image(&fr, umax, v, &x1, &y1);
+      fprintf(f, "seam h %.6g %.6g %.6g %.6g %.6g\n", v, x0, y0, x1, y1);
+    }
   }
 }
 

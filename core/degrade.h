@@ -40,10 +40,13 @@
  *                     vignette depth strength*[0.5, 1.5], centre, and an
  *                     exposure gain 1 + strength*[-0.3, 0.3].
  *   oblique           tile-varying on a grid rotated by `angle` (3) degrees.
- *   seams             dark bands centred on every tile edge, total width
- *                     `width` as a fraction of the tile (0.05, 0..0.16;
- *                     0 = one-pixel lines), raised-cosine profile, depth
- *                     strength (0.3; negative = bright seams).
+ *   seams             stitching seams: tiles overlap their right and lower
+ *                     neighbours by a band of `width` x tile px (0.05, the
+ *                     paper's 0..0.16; at least 1 px), and the band (the first
+ *                     columns/rows of every tile) is off by a gain 1 - strength
+ *                     (0.3; negative = bright), with sharp edges as averaged
+ *                     overlaps give. Truth tiles are tile + band px wide, and
+ *                     every grid line has two seams (band start and end).
  * Local artifacts (regions are circles, listed in the truth file):
  *   defocus           `count` (2) regions of `radius` px (min(W,H)/8): blur
  *                     of std 1 + 6*strength px and dimming by 1 - 0.4*strength

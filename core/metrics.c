@@ -527,6 +527,44 @@ sscor_status sscor_metric_median_ratio(const sscor_image *img, int channel,
   return SSCOR_OK;
 }
 
+sscor_status sscor_metric_correction_report(const sscor_image *in, const sscor_image *out,
+                                            int channel, const sscor_rect *tiles, int ntiles,
+                                            double threshold, double sigma,
+                                            sscor_correction_report *r) {
+  sscor_status st = check_channel(in, channel);
+  if (st || (out && (st = check_same(out, in, "correction report")))) return st;
+  if (ntiles < 0 || (ntiles && !tiles))
+    return sscor_fail(SSCOR_E_INVALID, "correction report: bad tile list");
+  if (!(sigma > 0)) sigma = 6.0;
+  const sscor_seam_stats none = {NAN, NAN, NAN, 0, 0};
+  *r = (sscor_correction_report){NAN, {none, none}, {NAN, NAN}, {NAN, NAN}, NAN, 0};
+  r->edge_margin = (int)ceil(3 * sigma) > 8 ? (int)ceil(3 * sigma) : 8;
+  if (isnan(threshold) && (st = sscor_metric_otsu(in, channel, &threshold))) return st;
+  r->threshold = threshold;
+  sscor_image tissue = {0}, away = {0};
+  if ((st = sscor_metric_tissue_mask(in, channel, threshold, &tissue)) ||
+      (st = sscor_metric_tissue_mask(in, channel, threshold, &away)) ||
+      (ntiles && (st = sscor_metric_mask_exclude_edges(&away, tiles, ntiles, r->edge_margin))))
+    goto done;
+  const sscor_image *imgs[2] = {in, out};
+  for (int k = 0; k < 2 && !st; k++) {
+    if (!imgs[k]) continue;
+    if (ntiles && (st = sscor_metric_seam_step(imgs[k], channel, tiles, ntiles, threshold, 2,
+                                               &r->seams[k])))
+      break;
+    if ((st = sscor_metric_texture(imgs[k], channel, &away, 15, &r->texture[k]))) break;
+    if (sscor_metric_median_ratio(imgs[k], channel, &tissue, &r->tissue_bg[k])) {
+      sscor_clear_error(); /* all tissue or all background: no ratio */
+      r->tissue_bg[k] = NAN;
+    }
+  }
+  if (!st && out) st = sscor_metric_fidelity(out, in, channel, &away, sigma, &r->fidelity);
+done:
+  sscor_image_free(&tissue);
+  sscor_image_free(&away);
+  return st;
+}
+
 /* ----------------------------------------------- against a ground truth */
 
 /* RMS of the artifact component of e (w*h, modified in place). */

@@ -116,6 +116,26 @@ sscor_status sscor_metric_texture(const sscor_image *img, int channel, const ssc
 sscor_status sscor_metric_median_ratio(const sscor_image *img, int channel,
                                        const sscor_image *mask, double *ratio);
 
+/* Everything DESIGN.md asks to report next to a seam figure, in one call, the
+ * way `sscor metrics` computes it: tissue = pixels of `in` above threshold
+ * (NAN = Otsu of `in`); seam stats over `tiles` (skipped when ntiles is 0);
+ * texture (15-px high-pass) and fidelity (sigma; <= 0 means 6) over tissue
+ * farther than max(ceil(3 sigma), 8) px from every tile edge; tissue/background
+ * median ratio over the plain tissue mask (NaN when the mask is all tissue).
+ * out may be NULL (input figures only; [1] entries and fidelity are NaN). */
+typedef struct {
+  double threshold;
+  sscor_seam_stats seams[2]; /* [0] input, [1] output */
+  double texture[2], tissue_bg[2];
+  double fidelity; /* output vs input, fraction */
+  int edge_margin; /* px excluded either side of tile edges */
+} sscor_correction_report;
+
+sscor_status sscor_metric_correction_report(const sscor_image *in, const sscor_image *out,
+                                            int channel, const sscor_rect *tiles, int ntiles,
+                                            double threshold, double sigma,
+                                            sscor_correction_report *report);
+
 /* ----------------------------------------------- against a ground truth */
 
 typedef enum {

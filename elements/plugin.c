@@ -5,6 +5,7 @@
 #include "gstsscorblendsink.h"
 #include "gstsscormeta.h"
 #include "gstsscorslidesrc.h"
+#include "gstsscorstripes.h"
 
 static gboolean plugin_init(GstPlugin *plugin) {
   gst_sscor_tile_meta_get_info();
@@ -12,6 +13,7 @@ static gboolean plugin_init(GstPlugin *plugin) {
   gboolean ok = TRUE;
   ok &= GST_ELEMENT_REGISTER(sscorslidesrc, plugin);
   ok &= GST_ELEMENT_REGISTER(sscorblendsink, plugin);
+  ok &= GST_ELEMENT_REGISTER(sscorstripes, plugin);
   return ok;
 }
 

@@ -55,6 +55,24 @@ static void put(row_t *rows, int *n, const char *name, double a, double b) {
   (*n)++;
 }
 
+static void json_str(const char *s) {
+  if (!s) {
+    printf("null");
+    return;
+  }
+  putchar('"');
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\')
+      printf("\\%c", c);
+    else if (c < 0x20)
+      printf("\\u%04x", c);
+    else
+      putchar(c);
+  }
+  putchar('"');
+}
+
 static void json_num(double v) {
   if (isfinite(v))
     printf("%.6g", v);
@@ -242,7 +260,7 @@ int sscor_cmd_metrics(int argc, char **argv) {
 #endif
 
   int rc = SSCOR_EXIT_FAIL;
-  sscor_image in = {0}, out = {0}, truth = {0}, tissue = {0}, away = {0};
+  sscor_image in = {0}, out = {0}, truth = {0};
   sscor_rect *tiles = NULL;
   int ntiles = 0;
   sscor_truth geo = {0};
@@ -303,27 +321,20 @@ int sscor_cmd_metrics(int argc, char **argv) {
                     : ntiles ? 90.0 : 0.0;
   if (isnan(stripe_angle)) stripe_angle = 0;
   if (!have_region) region = (sscor_rect){0, 0, in.width, in.height};
-  if (!have_thr) TRY(sscor_metric_otsu(&in, channel, &thr));
-  TRY(sscor_metric_tissue_mask(&in, channel, thr, &tissue));
-  TRY(sscor_metric_tissue_mask(&in, channel, thr, &away));
-  int margin = (int)ceil(3 * sigma) > 8 ? (int)ceil(3 * sigma) : 8;
-  if (ntiles) TRY(sscor_metric_mask_exclude_edges(&away, tiles, ntiles, margin));
-
+  sscor_correction_report rep;
+  TRY(sscor_metric_correction_report(&in, out_path ? &out : NULL, channel, tiles, ntiles,
+                                     have_thr ? thr : NAN, sigma, &rep));
+  thr = rep.threshold;
   const sscor_image *imgs[2] = {&in, out_path ? &out : NULL};
-  double icv[2] = {NAN, NAN}, ss[2] = {NAN, NAN}, ns[2] = {NAN, NAN}, ratio[2] = {NAN, NAN},
-         tex[2] = {NAN, NAN}, tb[2] = {NAN, NAN}, fid = NAN, psnr[2] = {NAN, NAN},
-         ssim[2] = {NAN, NAN}, mae[2] = {NAN, NAN}, spct[2] = {NAN, NAN}, tpct[2] = {NAN, NAN};
+  double icv[2] = {NAN, NAN}, ss[2], ns[2], ratio[2], tex[2], tb[2], fid = rep.fidelity,
+         psnr[2] = {NAN, NAN}, ssim[2] = {NAN, NAN}, mae[2] = {NAN, NAN}, spct[2] = {NAN, NAN},
+         tpct[2] = {NAN, NAN};
   for (int k = 0; k < 2; k++) {
+    ss[k] = rep.seams[k].seam_step, ns[k] = rep.seams[k].nonseam_step;
+    ratio[k] = rep.seams[k].ratio, tex[k] = rep.texture[k], tb[k] = rep.tissue_bg[k];
     const sscor_image *im = imgs[k];
     if (!im) continue;
     TRY(sscor_metric_icv(im, channel, region, &icv[k], NULL, NULL));
-    if (ntiles) {
-      sscor_seam_stats s;
-      TRY(sscor_metric_seam_step(im, channel, tiles, ntiles, thr, 2, &s));
-      ss[k] = s.seam_step, ns[k] = s.nonseam_step, ratio[k] = s.ratio;
-    }
-    TRY(sscor_metric_texture(im, channel, &away, 15, &tex[k]));
-    if (sscor_metric_median_ratio(im, channel, &tissue, &tb[k])) tb[k] = NAN; /* all tissue */
     if (truth_path) {
       double dr = data_range > 0 ? data_range : sscor_metric_data_range(&truth);
       TRY(sscor_metric_psnr(im, &truth, dr, &psnr[k]));
@@ -335,7 +346,6 @@ int sscor_cmd_metrics(int argc, char **argv) {
                                 &tpct[k], NULL, NULL));
     }
   }
-  if (out_path) TRY(sscor_metric_fidelity(&out, &in, channel, &away, sigma, &fid));
 
   put(rows, &nrows, "icv", icv[0], icv[1]);
   if (ntiles) {
@@ -367,10 +377,12 @@ int sscor_cmd_metrics(int argc, char **argv) {
   }
 
   if (json) {
-    printf("{\n  \"input\": \"%s\",\n  \"corrected\": ", in_path);
-    if (out_path) printf("\"%s\"", out_path); else printf("null");
+    printf("{\n  \"input\": ");
+    json_str(in_path);
+    printf(",\n  \"corrected\": ");
+    json_str(out_path);
     printf(",\n  \"truth\": ");
-    if (truth_path) printf("\"%s\"", truth_path); else printf("null");
+    json_str(truth_path);
     printf(",\n  \"threshold\": ");
     json_num(thr);
     printf(",\n  \"tiles\": %d,\n  \"stripe_angle\": ", ntiles);
@@ -410,8 +422,6 @@ done:
   sscor_image_free(&in);
   sscor_image_free(&out);
   sscor_image_free(&truth);
-  sscor_image_free(&tissue);
-  sscor_image_free(&away);
   return rc;
 #undef TRY
 }

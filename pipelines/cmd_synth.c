@@ -77,6 +77,8 @@ int sscor_cmd_synth(int argc, char **argv) {
       *x = 0;
       if (sscor_cli_int(optarg, 16, 65536, &w) || sscor_cli_int(x + 1, 16, 65536, &h))
         return sscor_cli_usage_error(cmd, "--size: sides must be integers in 16..65536");
+      if ((long long)w * h > (1LL << 28))
+        return sscor_cli_usage_error(cmd, "--size %ldx%ld: more than 2^28 pixels", w, h);
       break;
     }
     case 'c':

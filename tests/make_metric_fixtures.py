@@ -240,6 +240,22 @@ def main():
     rec("gauss16_s2.5_sum_sq", np.sum(ndi.gaussian_filter(g, 2.5, mode="reflect", truncate=4.0) ** 2))
     rec("gauss16_px", *ndi.gaussian_filter(g, 2.5, mode="reflect", truncate=4.0)[[0, 10, 63], [0, 33, 79]])
 
+    # The real stitched image with its true tile edges (when the data is present).
+    data = os.environ.get("SSCOR_DATA", os.path.join(os.path.dirname(OUT), "..", "..", "..", "shared", "data"))
+    st = os.path.join(data, "wsi_brain", "stitched.tif")
+    if os.path.exists(st):
+        import tifffile
+        img = tifffile.imread(st)
+        tiles = []
+        for line in open(os.path.join(data, "wsi_brain", "tile_positions.txt")):
+            t = line.split()
+            if t and not t[0].startswith("#"):
+                tiles.append((int(t[1]), int(t[2]), 512, 512))
+        thr = otsu(img, 0)
+        s, n, cs, cn = seam_step(img, 0, tiles, thr)
+        rec("wsi_otsu", thr)
+        rec("wsi_seam", s, n, s / n, cs, cn)
+
     with open(os.path.join(OUT, "values.txt"), "w") as f:
         f.write("# made by tests/make_metric_fixtures.py; do not edit\n")
         f.write("\n".join(records) + "\n")

@@ -118,20 +118,26 @@ static void test_tiles(void) {
   sscor_degrade_plan_free(p);
   sscor_image_free(&img);
 
-  /* Seams: dips at every tile edge; the seam metric sees them, off-seam lines do not. */
+  /* Seams: an overlap band of round(0.1*64) = 6 px at the start of every
+   * tile, gain 0.7, sharp edges; the seam metric sees it, off-seam lines do not. */
   p = apply_spec("seams:tile=64,width=0.1,strength=0.3", &img, 192, 128);
-  double half = 64 * 0.1 / 2 + 0.5;
-  CHECK_CLOSE(at(&img, 63, 20), 1 - 0.3 * 0.5 * (1 + cos(M_PI * 0.5 / half)), 1e-5, 0);
+  CHECK_CLOSE(at(&img, 64, 20), 0.7, 1e-6, 0);
+  CHECK_CLOSE(at(&img, 69, 20), 0.7, 1e-6, 0);
+  CHECK_CLOSE(at(&img, 70, 20), 1.0, 1e-6, 0);
+  CHECK_CLOSE(at(&img, 63, 20), 1.0, 1e-6, 0);
+  CHECK_CLOSE(at(&img, 2, 20), 1.0, 1e-6, 0); /* no neighbour at the image border: no band */
+  CHECK_CLOSE(at(&img, 66, 66), 0.49, 1e-6, 0); /* band crossing */
   CHECK_CLOSE(at(&img, 32, 20), 1.0, 1e-6, 0);
   sscor_image u16;
   CHECK(!sscor_image_alloc(&u16, 192, 128, 1, SSCOR_U16));
   for (int y = 0; y < 128; y++)
     for (int x = 0; x < 192; x++) sscor_image_set(&u16, x, y, 0, 1000 * at(&img, x, y));
   sscor_rect tiles[6];
-  for (int i = 0; i < 6; i++) tiles[i] = (sscor_rect){(i % 3) * 64, (i / 3) * 64, 64, 64};
+  for (int i = 0; i < 6; i++) tiles[i] = (sscor_rect){(i % 3) * 64, (i / 3) * 64, 70, 70};
   sscor_seam_stats s;
   CHECK(!sscor_metric_seam_step(&u16, 0, tiles, 6, 10, 2, &s));
-  CHECK(s.seam_step == 0 && s.nonseam_step == 0); /* symmetric dips: bands either side equal */
+  CHECK_MSG(s.seam_step > 0.2 && s.nonseam_step == 0, "seam %g, non-seam %g", s.seam_step,
+            s.nonseam_step);
   sscor_image_free(&u16);
   char path[] = "/tmp/sscor_truth_XXXXXX";
   int fd = mkstemp(path);
@@ -140,18 +146,21 @@ static void test_tiles(void) {
   sscor_truth t;
   CHECK_MSG(!sscor_truth_read(path, &t), "%s", sscor_last_error());
   CHECK(t.width == 192 && t.height == 128 && t.ndeg == 1 && t.kinds[0] == SSCOR_DEG_SEAMS);
-  CHECK(t.ntiles == 6 && t.nseams == 3); /* columns 64, 128; row 64 */
-  int v64 = 0, v128 = 0, h64 = 0;
+  /* Band edges: columns 64, 70, 128, 134; rows 64, 70. */
+  CHECK_MSG(t.ntiles == 6 && t.nseams == 6, "%d tiles, %d seams", t.ntiles, t.nseams);
+  int v64 = 0, v70 = 0, v128 = 0, v134 = 0, h64 = 0, h70 = 0;
   for (int i = 0; i < t.nseams; i++) {
-    v64 += t.seams[i].v_or_h == 'v' && t.seams[i].a[0] == 64;
-    v128 += t.seams[i].v_or_h == 'v' && t.seams[i].a[0] == 128;
-    h64 += t.seams[i].v_or_h == 'h' && t.seams[i].a[0] == 64;
+    char o = t.seams[i].v_or_h;
+    double pos = t.seams[i].a[0];
+    v64 += o == 'v' && pos == 64, v70 += o == 'v' && pos == 70;
+    v128 += o == 'v' && pos == 128, v134 += o == 'v' && pos == 134;
+    h64 += o == 'h' && pos == 64, h70 += o == 'h' && pos == 70;
   }
-  CHECK(v64 == 1 && v128 == 1 && h64 == 1);
+  CHECK(v64 == 1 && v70 == 1 && v128 == 1 && v134 == 1 && h64 == 1 && h70 == 1);
   sscor_rect *tr;
   int ntr;
   CHECK(!sscor_truth_tile_rects(&t, &tr, &ntr));
-  CHECK(ntr == 6 && tr[4].x == 64 && tr[4].y == 64 && tr[4].w == 64);
+  CHECK(ntr == 6 && tr[4].x == 64 && tr[4].y == 64 && tr[4].w == 70);
   free(tr);
   sscor_truth_free(&t);
   sscor_degrade_plan_free(p);

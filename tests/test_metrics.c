@@ -7,6 +7,7 @@
 
 #include "check.h"
 #include "metrics.h"
+#include "tiff_io.h"
 
 #define MAXREC 128
 #define MAXVAL 256
@@ -18,6 +19,12 @@ static struct {
 } recs[MAXREC];
 static int nrecs;
 static const char *dir;
+
+static const double *ref_opt(const char *key) {
+  for (int i = 0; i < nrecs; i++)
+    if (!strcmp(recs[i].key, key)) return recs[i].v;
+  return NULL;
+}
 
 static const double *ref(const char *key, int *n) {
   for (int i = 0; i < nrecs; i++)
@@ -232,6 +239,35 @@ static void test_truth(const sscor_image *truth16, const sscor_image *in16, cons
   free(pl);
 }
 
+/* The one-call report equals the individual metrics with its documented masks. */
+static void test_report(const sscor_image *in16, const sscor_image *out16) {
+  sscor_rect tiles[] = {{0, 0, 40, 32}, {40, 0, 40, 32}, {0, 32, 40, 32}, {38, 30, 40, 32}};
+  sscor_correction_report r;
+  CHECK(!sscor_metric_correction_report(in16, out16, 0, tiles, 4, NAN, 3.0, &r));
+  double thr;
+  CHECK(!sscor_metric_otsu(in16, 0, &thr));
+  CHECK(r.threshold == thr && r.edge_margin == 9);
+  sscor_seam_stats s;
+  CHECK(!sscor_metric_seam_step(out16, 0, tiles, 4, thr, 2, &s));
+  CHECK(r.seams[1].seam_step == s.seam_step && r.seams[1].ratio == s.ratio);
+  sscor_image tissue, away;
+  CHECK(!sscor_metric_tissue_mask(in16, 0, thr, &tissue));
+  CHECK(!sscor_metric_tissue_mask(in16, 0, thr, &away));
+  CHECK(!sscor_metric_mask_exclude_edges(&away, tiles, 4, 9));
+  double v;
+  CHECK(!sscor_metric_fidelity(out16, in16, 0, &away, 3.0, &v));
+  CHECK(r.fidelity == v);
+  CHECK(!sscor_metric_texture(in16, 0, &away, 15, &v));
+  CHECK(r.texture[0] == v);
+  CHECK(!sscor_metric_median_ratio(out16, 0, &tissue, &v));
+  CHECK(r.tissue_bg[1] == v);
+  sscor_image_free(&tissue), sscor_image_free(&away);
+  /* Input only, no tiles: seam and output figures are NaN. */
+  CHECK(!sscor_metric_correction_report(in16, NULL, 0, NULL, 0, 5000, 0, &r));
+  CHECK(r.threshold == 5000 && isnan(r.fidelity) && isnan(r.texture[1]) && isnan(r.seams[0].ratio));
+  CHECK(r.texture[0] > 0 && r.edge_margin == 18);
+}
+
 static void test_tiles_file(void) {
   char path[] = "/tmp/sscor_tiles_XXXXXX";
   int fd = mkstemp(path);
@@ -256,8 +292,25 @@ static void test_tiles_file(void) {
   if (data) {
     char p[1024];
     snprintf(p, sizeof p, "%s/wsi_brain/tile_positions.txt", data);
+    sscor_image img;
     if (!sscor_metric_read_tiles(p, 512, 512, &t, &n)) {
       CHECK(n == 54);
+      snprintf(p, sizeof p, "%s/wsi_brain/stitched.tif", data);
+      /* wsi_* values exist when the fixtures were made with the data present. */
+      if (ref_opt("wsi_seam") && !sscor_tiff_read(p, &img)) {
+        /* The real image against numpy on the same definition. */
+        double thr;
+        sscor_seam_stats s;
+        CHECK(!sscor_metric_otsu(&img, 0, &thr));
+        CHECK_CLOSE(thr, ref("wsi_otsu", NULL)[0], 1e-6, 1e-12);
+        CHECK(!sscor_metric_seam_step(&img, 0, t, n, thr, 2, &s));
+        const double *r = ref("wsi_seam", NULL);
+        CHECK_CLOSE(s.seam_step, r[0], 0, 1e-9);
+        CHECK_CLOSE(s.nonseam_step, r[1], 0, 1e-9);
+        CHECK_CLOSE(s.ratio, r[2], 0, 1e-9);
+        CHECK(s.seam_samples == (long)r[3] && s.nonseam_samples == (long)r[4]);
+        sscor_image_free(&img);
+      }
       free(t);
     }
   }
@@ -281,6 +334,7 @@ int main(void) {
   test_regions(&in16, &t8);
   test_seams_and_fidelity(&in16, &out16, &mask);
   test_truth(&truth16, &in16, &out16, &t8, &o8, &tf, &of);
+  test_report(&in16, &out16);
   test_tiles_file();
   sscor_image *all[] = {&truth16, &in16, &out16, &t8, &o8, &tf, &of, &mask};
   for (int i = 0; i < 8; i++) sscor_image_free(all[i]);
