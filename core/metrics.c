@@ -349,14 +349,15 @@ sscor_status sscor_metric_read_tiles(const char *path, int tile_w, int tile_h, s
 static void line_step(const sscor_image *img, int channel, int vertical, int e, int s0, int s1,
                       int band, double thr, double *sum, long *cnt) {
   int W = img->width, H = img->height, across = vertical ? W : H, along = vertical ? H : W;
-  if (e - band < 0 || e + band > across) return;
+  const int g = SSCOR_METRIC_SEAM_GAP;
+  if (e - g - band < 0 || e + g + band > across) return;
   if (s0 < 0) s0 = 0;
   if (s1 > along) s1 = along;
   for (int s = s0; s < s1; s++) {
     double a = 0, b = 0;
     for (int k = 0; k < band; k++) {
-      a += vertical ? px(img, e - band + k, s, channel) : px(img, s, e - band + k, channel);
-      b += vertical ? px(img, e + k, s, channel) : px(img, s, e + k, channel);
+      a += vertical ? px(img, e - g - band + k, s, channel) : px(img, s, e - g - band + k, channel);
+      b += vertical ? px(img, e + g + k, s, channel) : px(img, s, e + g + k, channel);
     }
     a /= band, b /= band;
     if (a > thr && b > thr) {

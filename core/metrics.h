@@ -84,10 +84,16 @@ typedef struct {
   long seam_samples, nonseam_samples;
 } sscor_seam_stats;
 
+/* Pixels left out on each side of a measured line: stitchers place tiles at
+ * sub-pixel positions and interpolate, so the pixel either side of an edge
+ * mixes both tiles; leaving it out makes the step robust to that (and gives
+ * the input's ratio on wsi_brain that the project's targets were set on). */
+#define SSCOR_METRIC_SEAM_GAP 1
+
 /* Seam step over all four edges of every tile. For an edge at column e (left
- * edge e = t.x, right edge e = t.x + t.w), at each row y of the tile's span:
- * a = mean of columns e-band..e-1, b = mean of columns e..e+band-1 (band = 2
- * unless given > 0), counted when both a and b exceed `threshold` and all
+ * edge e = t.x, right edge e = t.x + t.w), at each row y of the tile's span,
+ * with g = SSCOR_METRIC_SEAM_GAP: a = mean of columns e-g-band..e-g-1,
+ * b = mean of columns e+g..e+g+band-1 (band = 2 unless given > 0), counted when both a and b exceed `threshold` and all
  * columns lie in the image; the sample is |log((a+eps)/(b+eps))|. Top and
  * bottom edges likewise with rows. Non-seam lines: the vertical line at
  * t.x + t.w/2 and the horizontal line at t.y + t.h/2 of every tile, measured

@@ -82,6 +82,9 @@ def otsu(img, ch):
     return lo + (np.argmax(v) + 1) * width
 
 
+SEAM_GAP = 1  # pixels left out either side of a line (core/metrics.h)
+
+
 def seam_step(img, ch, tiles, thr, band=2):
     p = plane(img, ch)
     H, W = p.shape
@@ -90,13 +93,14 @@ def seam_step(img, ch, tiles, thr, band=2):
         vals = []
         across = W if vertical else H
         along = H if vertical else W
-        if e - band < 0 or e + band > across:
+        g = SEAM_GAP
+        if e - g - band < 0 or e + g + band > across:
             return vals
         for s in range(max(s0, 0), min(s1, along)):
             if vertical:
-                a, b = p[s, e - band:e].mean(), p[s, e:e + band].mean()
+                a, b = p[s, e - g - band:e - g].mean(), p[s, e + g:e + g + band].mean()
             else:
-                a, b = p[e - band:e, s].mean(), p[e:e + band, s].mean()
+                a, b = p[e - g - band:e - g, s].mean(), p[e + g:e + g + band, s].mean()
             if a > thr and b > thr:
                 vals.append(abs(np.log((a + EPS) / (b + EPS))))
         return vals
