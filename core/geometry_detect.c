@@ -632,6 +632,44 @@ static sscor_status refine_edge(refiner *r, int vertical, int pos, int a0, int a
   return SSCOR_OK;
 }
 
+/* Refines the four edges of the coarse tile candidate (u,v) at full
+ * resolution: e[0..3] = left, right, top, bottom positions, e[4..7] their
+ * supports (<= 0: not observable). *gm = geometric mean support. */
+static sscor_status refine_candidate(refiner *rf, int u, int v, double fu0, double fv0, int scale,
+                                     int TW, int TH, int use_v, int use_h, int rad, int seg,
+                                     float eps, int have_reader, double e[8], double *gm,
+                                     int *nobs) {
+  int U = (int)lround(fu0 + (double)u * scale), V = (int)lround(fv0 + (double)v * scale);
+  int pos[4] = {U, U + TW, V, V + TH};
+  double lsum = 0;
+  *nobs = 0;
+  for (int k = 0; k < 4; k++) {
+    int vertical = k < 2;
+    e[k] = pos[k];
+    e[4 + k] = -1;
+    if ((vertical && !use_v) || (!vertical && !use_h)) continue;
+    if (!have_reader) {
+      e[4 + k] = 0;
+      continue;
+    }
+    int a0 = vertical ? V : U, a1 = vertical ? V + TH : U + TW;
+    /* leave the corners out: neighbours' edges cross there */
+    int trim = (a1 - a0) / 16, bp;
+    double bs;
+    sscor_status st = refine_edge(rf, vertical, pos[k], a0 + trim, a1 - trim, rad, seg, eps, &bp, &bs);
+    if (st) return st;
+    /* An edge on the image border has nothing to refine against. */
+    if (bs > 0) {
+      e[k] = bp;
+      e[4 + k] = bs;
+      lsum += log(bs + 1e-3);
+      (*nobs)++;
+    }
+  }
+  *gm = *nobs ? exp(lsum / *nobs) : 0;
+  return SSCOR_OK;
+}
+
 static int cmp_int(const void *a, const void *b) {
   int x = *(const int *)a, y = *(const int *)b;
   return (x > y) - (x < y);
@@ -671,7 +709,7 @@ sscor_status sscor_detect_geometry(const sscor_image *coarse, int scale, int ful
   uint8_t *data = NULL;
   frame f;
   memset(&f, 0, sizeof f);
-  cand *cands = NULL;
+  cand *cands = NULL, *allc = NULL;
   float *scores = NULL;
   refiner rf = {reader, reader_user, full_w, full_h, 0, NULL, NULL, 0, 0};
   int *lens = NULL;
@@ -766,6 +804,13 @@ sscor_status sscor_detect_geometry(const sscor_image *coarse, int scale, int ful
   double sup_u = 0.33 * fmin(pu, tw), sup_v = 0.33 * fmin(pv, th);
   if (!use_v) sup_u = 1e9;
   if (!use_h) sup_v = 1e9;
+  allc = malloc(nc * sizeof *allc + 1);
+  if (!allc) {
+    st = sscor_fail(SSCOR_E_NOMEM, "detect: out of memory");
+    goto fail;
+  }
+  memcpy(allc, cands, nc * sizeof *allc);
+  size_t nall = nc;
   /* A tile is new only where the stronger tiles do not already cover the
      image: rectangles straddling real tiles (built from their edges) fall. */
   uint8_t *cover = calloc((size_t)f.fw * f.fh, 1);
@@ -835,34 +880,33 @@ sscor_status sscor_detect_geometry(const sscor_image *coarse, int scale, int ful
   double fu0 = f.u0 * scale, fv0 = f.v0 * scale;
   int TW = tw * scale, TH = th * scale;
   for (int a = 0; a < nacc; a++) {
-    int U = (int)lround(fu0 + (double)cands[a].u * scale), V = (int)lround(fv0 + (double)cands[a].v * scale);
-    int pos[4] = {U, U + TW, V, V + TH};
+    /* The coarse pass cannot always tell a tile edge from a thin line of the
+       sample a few pixels off; full resolution can. Refine the tile and its
+       strongest suppressed rivals, keep the best. */
+    double best_gm = -1;
     double *e = edge + (size_t)a * 8; /* pos[4], sup[4] */
-    for (int k = 0; k < 4; k++) {
-      int vertical = k < 2;
-      e[k] = pos[k];
-      e[4 + k] = -1;
-      if ((vertical && !use_v) || (!vertical && !use_h)) continue;
-      if (!reader) {
-        e[4 + k] = 0;
-        continue;
-      }
-      int a0 = vertical ? V : U, a1 = vertical ? V + TH : U + TW;
-      /* leave the corners out: neighbours' edges cross there */
-      int trim = (a1 - a0) / 16;
-      int bp;
-      double bs;
-      if ((st = refine_edge(&rf, vertical, pos[k], a0 + trim, a1 - trim, rad, seg * scale, eps, &bp, &bs)))
+    int tried = 0;
+    for (size_t k = 0; k < nall && tried < 6; k++) {
+      const cand *c = &allc[k];
+      if (fabs((double)c->u - cands[a].u) >= sup_u || fabs((double)c->v - cands[a].v) >= sup_v) continue;
+      if (c->score < 0.5f * cands[a].score && !(c->u == cands[a].u && c->v == cands[a].v)) continue;
+      tried++;
+      double te[8], gm;
+      int nobs;
+      if ((st = refine_candidate(&rf, c->u, c->v, fu0, fv0, scale, TW, TH, use_v, use_h, rad,
+                                 seg * scale, eps, reader != NULL, te, &gm, &nobs)))
         goto fail;
-      /* An edge on the image border has nothing to refine against. */
-      if (bs > 0) {
-        e[k] = bp;
-        e[4 + k] = bs;
-        sup_sum += bs;
+      if (gm > best_gm) {
+        best_gm = gm;
+        memcpy(e, te, sizeof te);
+      }
+    }
+    for (int k = 0; k < 4; k++)
+      if (e[4 + k] > 0) {
+        sup_sum += e[4 + k];
         sup_n++;
         report->edges_refined++;
       }
-    }
   }
   /* Tile size at full resolution: the median of (right - left) over tiles where
      both edges were seen clearly. */
@@ -918,6 +962,7 @@ done:
   free(data);
   frame_free(&f);
   free(cands);
+  free(allc);
   free(scores);
   free(rf.buf);
   free(rf.strip);
@@ -929,6 +974,7 @@ fail:
   free(data);
   frame_free(&f);
   free(cands);
+  free(allc);
   free(scores);
   free(rf.buf);
   free(rf.strip);
