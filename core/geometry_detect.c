@@ -175,7 +175,10 @@ static inline float sharp_step(const float *p, ptrdiff_t s) {
   float b_2 = p[-4 * s] + p[-3 * s], b_1 = p[-2 * s] + p[-s], b0 = p[0] + p[s],
         b1 = p[2 * s] + p[3 * s];
   float centre = b0 - b_1, side = 0.5f * ((b1 - b0) + (b_1 - b_2));
-  return clipf(0.5f * (centre - side));
+  /* A wider clip than the coarse pass: a step into no-data must peak at its
+     own boundary, not plateau over the neighbours. */
+  float v = 0.5f * (centre - side);
+  return v > 8 * STEP_CLIP ? 8 * STEP_CLIP : v < -8 * STEP_CLIP ? -8 * STEP_CLIP : v;
 }
 
 /* Angle score: coherence of projected log gradients along frame lines at angle a. */
@@ -219,11 +222,17 @@ static double angle_score(const float *L, int w, int h, double a, int seg) {
 
 static double find_angle(const float *L, int w, int h, double max_deg) {
   if (max_deg <= 0) return 0.0;
+  /* Short segments tolerate a wrong angle (coarse pass), long ones tell
+     small angle errors apart (fine passes). */
   int seg = 16;
   double best = 0, bs = angle_score(L, w, h, 0.0, seg);
   double step = 1.0;
   double centre = 0.0, range = max_deg;
   for (int pass = 0; pass < 3; pass++) {
+    if (pass == 1) {
+      seg = 48;
+      bs = angle_score(L, w, h, best, seg);
+    }
     for (double a = centre - range; a <= centre + range + 1e-9; a += step) {
       if (fabs(a) > max_deg + 1e-9) continue;
       double s = angle_score(L, w, h, a, seg);
@@ -237,7 +246,7 @@ static double find_angle(const float *L, int w, int h, double max_deg) {
     step /= 4;
   }
   /* Prefer exactly 0 when it is as good: avoids resampling axis-aligned images. */
-  if (fabs(best) < 0.1 && angle_score(L, w, h, 0.0, seg) >= 0.98 * bs) best = 0.0;
+  if (fabs(best) <= 0.3 && angle_score(L, w, h, 0.0, seg) >= 0.97 * bs) best = 0.0;
   return best;
 }
 
@@ -387,7 +396,7 @@ static double periodicity(const frame *f, int vertical, int minlag, int maxlag, 
        would otherwise dominate). */
     for (int b = 0; b < n; b++) tmp[b] = a[b];
     for (int b = 0; b < n; b++) {
-      int pk = tmp[b] > med + 4.0f * mad;
+      int pk = tmp[b] > med + 3.0f * mad;
       for (int d = -2; d <= 2 && pk; d++)
         if (d && b + d >= 0 && b + d < n && (tmp[b + d] > tmp[b] || (tmp[b + d] == tmp[b] && d < 0))) pk = 0;
       a[b] = (float)pk;
@@ -727,10 +736,10 @@ sscor_status sscor_detect_geometry(const sscor_image *coarse, int scale, int ful
   int max_tile_y = params->max_tile > 0 ? params->max_tile : full_h / 2;
   int minlag = min_tile / scale > 4 ? min_tile / scale : 4;
   double pitch_x, size_x, pitch_y, size_y;
-  int band = 32;
+  int band = 16;
   double zx = periodicity(&f, 1, minlag, max_tile_x / scale, band, &pitch_x, &size_x);
   double zy = periodicity(&f, 0, minlag, max_tile_y / scale, band, &pitch_y, &size_y);
-  double zmin = params->min_significance > 0 ? params->min_significance : 8.0;
+  double zmin = params->min_significance > 0 ? params->min_significance : 4.5;
   report->significance_x = zx;
   report->significance_y = zy;
   int use_v = zx >= zmin, use_h = zy >= zmin;
@@ -920,11 +929,26 @@ sscor_status sscor_detect_geometry(const sscor_image *coarse, int scale, int ful
       if (e[4 + i0] > 0 && e[5 + i0] > 0) lens[k++] = (int)(e[i0 + 1] - e[i0]);
     }
     if (k == 0) continue;
+    /* The mode, not the median: with narrow overlaps an edge may snap to the
+       neighbour's edge, but both edges right give the exact size. */
     qsort(lens, (size_t)k, sizeof *lens, cmp_int);
+    int best = lens[k / 2], bestc = 0;
+    for (int i = 0; i < k; i++) {
+      int c = 0;
+      for (int j = 0; j < k; j++) c += abs(lens[j] - lens[i]) <= 1;
+      c = c * 4 + (lens[i] == lens[k / 2]); /* ties: nearer the median */
+      int exact = 0;
+      for (int j = 0; j < k; j++) exact += lens[j] == lens[i];
+      c = c * 1000 + exact;
+      if (c > bestc) {
+        bestc = c;
+        best = lens[i];
+      }
+    }
     if (axis == 0)
-      fullw = lens[k / 2];
+      fullw = best;
     else
-      fullh = lens[k / 2];
+      fullh = best;
   }
   if (!use_v) {
     fullw = (int)ceil(f.fw * (double)scale);
@@ -934,6 +958,56 @@ sscor_status sscor_detect_geometry(const sscor_image *coarse, int scale, int ful
   }
   g->tile_w = fullw;
   g->tile_h = fullh;
+  /* Second look with the size known: of "origin at the left edge" and
+     "origin at the right edge minus the size", keep the one whose two edges
+     are both supported (an edge may have snapped to a neighbour's edge). */
+  for (int a = 0; a < nacc && reader; a++) {
+    double *e = edge + (size_t)a * 8;
+    for (int axis = 0; axis < 2; axis++) {
+      int i0 = axis * 2, size = axis == 0 ? fullw : fullh;
+      if (!(axis == 0 ? use_v : use_h) || !(e[4 + i0] > 0 && e[5 + i0] > 0)) continue;
+      int hyp[2] = {(int)e[i0], (int)e[i0 + 1] - size};
+      if (hyp[0] == hyp[1]) continue;
+      double bestsc = -1;
+      int bestlo = hyp[0];
+      double bsup[2] = {0, 0};
+      int bpos[2] = {0, 0};
+      for (int hI = 0; hI < 2; hI++) {
+        double sc = 0;
+        int ok = 1, pp[2];
+        double ss[2];
+        for (int k = 0; k < 2; k++) {
+          int vertical = axis == 0;
+          /* span along the edge: the tile's extent on the other axis */
+          int a0 = (int)(vertical ? e[2] : e[0]), a1 = a0 + (vertical ? TH : TW);
+          if (vertical ? !use_h : !use_v) {
+            a0 = (int)(vertical ? fv0 : fu0);
+            a1 = a0 + (vertical ? TH : TW);
+          }
+          int trim = (a1 - a0) / 16;
+          if ((st = refine_edge(&rf, vertical, hyp[hI] + k * size, a0 + trim, a1 - trim, 1,
+                                seg * scale, eps, &pp[k], &ss[k])))
+            goto fail;
+          if (ss[k] <= 0) ok = 0;
+          sc += log(fmax(ss[k], 0) + 1e-3);
+        }
+        if (ok && sc > bestsc) {
+          bestsc = sc;
+          bestlo = pp[0];
+          bpos[0] = pp[0];
+          bpos[1] = pp[1];
+          bsup[0] = ss[0];
+          bsup[1] = ss[1];
+        }
+      }
+      if (bestsc > -1e30 && bsup[0] > 0) {
+        e[i0] = bestlo;
+        e[i0 + 1] = bpos[1];
+        e[4 + i0] = bsup[0];
+        e[5 + i0] = bsup[1];
+      }
+    }
+  }
   for (int a = 0; a < nacc; a++) {
     double *e = edge + (size_t)a * 8;
     double org[2];
