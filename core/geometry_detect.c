@@ -181,42 +181,57 @@ static inline float sharp_step(const float *p, ptrdiff_t s) {
   return v > 8 * STEP_CLIP ? 8 * STEP_CLIP : v < -8 * STEP_CLIP ? -8 * STEP_CLIP : v;
 }
 
-/* Angle score: coherence of projected log gradients along frame lines at angle a. */
+/* Angle score: coherence of projected log gradients along frame lines at
+ * angle a: per (line, segment) bin, (sum^2 - sum of squares) / count is an
+ * unbiased estimate of count * mean^2, so incoherent texture adds nothing
+ * whatever the binning at this angle, and straight seams add their energy. */
 static double angle_score(const float *L, int w, int h, double a, int seg) {
   rot r = make_rot(a, w * 0.5, h * 0.5);
   /* Frame coordinates of image points lie within the image's circumscribed box. */
   double diag = sqrt((double)w * w + (double)h * h);
   int off = (int)ceil((diag - fmin(w, h)) * 0.5) + 2;
   int nu = w + 2 * off, nv = h + 2 * off, nsu = nu / seg + 1, nsv = nv / seg + 1;
-  double *su = calloc((size_t)nu * nsv, sizeof *su), *sv = calloc((size_t)nv * nsu, sizeof *sv);
-  int *cu = calloc((size_t)nu * nsv, sizeof *cu), *cv = calloc((size_t)nv * nsu, sizeof *cv);
+  size_t n1 = (size_t)nu * nsv, n2 = (size_t)nv * nsu;
+  /* per bin: sum of w*g, sum of (w*g)^2, sum of w */
+  double *su = calloc(n1 * 3, sizeof *su), *sv = calloc(n2 * 3, sizeof *sv);
   double score = -1;
-  if (su && sv && cu && cv) {
-    for (int y = 1; y < h - 1; y++)
-      for (int x = 1; x < w - 1; x++) {
+  if (su && sv) {
+    for (int y = 3; y < h - 3; y++)
+      for (int x = 3; x < w - 3; x++) {
         const float *p = L + (size_t)y * w + x;
-        float gx = clipf(0.5f * (p[1] - p[-1])), gy = clipf(0.5f * (p[w] - p[-w]));
+        /* trend-removed steps: smooth content gradients are coherent along
+           any direction and would drown the seams */
+        float gx = sharp_step_coarse(p, 1), gy = sharp_step_coarse(p, w);
         double u, v;
         rot_to_frame(&r, x + 0.5, y + 0.5, &u, &v);
-        int iu = (int)floor(u) + off, iv = (int)floor(v) + off;
-        if (iu < 0 || iv < 0 || iu >= nu || iv >= nv) continue;
+        /* split between the two nearest lines, so every angle blurs lines
+           alike (nearest-bin would favour the pixel axes) */
+        double fu = u - 0.25 + off, fv = v - 0.25 + off; /* axis-aligned lines split 1:3, near the 2:3 mean of rotated ones */
+        int iu = (int)floor(fu), iv = (int)floor(fv);
+        if (iu < 0 || iv < 0 || iu + 1 >= nu || iv + 1 >= nv) continue;
+        double wu = fu - iu, wv = fv - iv;
         double gu = r.c * gx + r.s * gy, gv = -r.s * gx + r.c * gy;
-        size_t a1 = (size_t)iu * nsv + iv / seg, a2 = (size_t)iv * nsu + iu / seg;
-        su[a1] += gu;
-        cu[a1]++;
-        sv[a2] += gv;
-        cv[a2]++;
+        for (int k = 0; k < 2; k++) {
+          double wk = k ? wu : 1 - wu;
+          size_t a1 = ((size_t)(iu + k) * nsv + (size_t)(iv / seg)) * 3;
+          su[a1] += wk * gu;
+          su[a1 + 1] += wk * wk * gu * gu;
+          su[a1 + 2] += wk;
+          wk = k ? wv : 1 - wv;
+          size_t a2 = ((size_t)(iv + k) * nsu + (size_t)(iu / seg)) * 3;
+          sv[a2] += wk * gv;
+          sv[a2 + 1] += wk * wk * gv * gv;
+          sv[a2 + 2] += wk;
+        }
       }
     score = 0;
-    for (size_t i = 0; i < (size_t)nu * nsv; i++)
-      if (cu[i] >= seg / 2) score += su[i] * su[i] / cu[i];
-    for (size_t i = 0; i < (size_t)nv * nsu; i++)
-      if (cv[i] >= seg / 2) score += sv[i] * sv[i] / cv[i];
+    for (size_t i = 0; i < n1; i++)
+      if (su[3 * i + 2] >= 1) score += (su[3 * i] * su[3 * i] - su[3 * i + 1]) / su[3 * i + 2];
+    for (size_t i = 0; i < n2; i++)
+      if (sv[3 * i + 2] >= 1) score += (sv[3 * i] * sv[3 * i] - sv[3 * i + 1]) / sv[3 * i + 2];
   }
   free(su);
   free(sv);
-  free(cu);
-  free(cv);
   return score;
 }
 
@@ -236,6 +251,7 @@ static double find_angle(const float *L, int w, int h, double max_deg) {
     for (double a = centre - range; a <= centre + range + 1e-9; a += step) {
       if (fabs(a) > max_deg + 1e-9) continue;
       double s = angle_score(L, w, h, a, seg);
+      if (getenv("SSCOR_DETECT_DEBUG")) fprintf(stderr, "angle %d %.4f %.6g\n", seg, a, s);
       if (s > bs * (1 + 1e-9)) {
         bs = s;
         best = a;
@@ -246,7 +262,7 @@ static double find_angle(const float *L, int w, int h, double max_deg) {
     step /= 4;
   }
   /* Prefer exactly 0 when it is as good: avoids resampling axis-aligned images. */
-  if (fabs(best) <= 0.3 && angle_score(L, w, h, 0.0, seg) >= 0.97 * bs) best = 0.0;
+  if (fabs(best) <= 0.5 && angle_score(L, w, h, 0.0, seg) >= 0.95 * bs) best = 0.0;
   return best;
 }
 
@@ -467,7 +483,7 @@ static double periodicity(const frame *f, int vertical, int minlag, int maxlag, 
     if (sb < 0 || ac[lag] > ac[sb]) sb = lag;
   double pk = 0;
   for (int d = -1; d <= 1; d++) pk = fmax(pk, ac[(int)lround(*pitch) + d]);
-  if (sb > 0 && ac[sb] - med >= 0.3 * (pk - med) && ac[sb] >= ac[sb - 1] && ac[sb] >= ac[sb + 1])
+  if (sb > 0 && ac[sb] - med >= 0.2 * (pk - med) && ac[sb] >= ac[sb - 1] && ac[sb] >= ac[sb + 1])
     *size = sb;
 out:
   free(a);
@@ -739,7 +755,7 @@ sscor_status sscor_detect_geometry(const sscor_image *coarse, int scale, int ful
   int band = 16;
   double zx = periodicity(&f, 1, minlag, max_tile_x / scale, band, &pitch_x, &size_x);
   double zy = periodicity(&f, 0, minlag, max_tile_y / scale, band, &pitch_y, &size_y);
-  double zmin = params->min_significance > 0 ? params->min_significance : 4.5;
+  double zmin = params->min_significance > 0 ? params->min_significance : 5.0;
   report->significance_x = zx;
   report->significance_y = zy;
   int use_v = zx >= zmin, use_h = zy >= zmin;
