@@ -11,7 +11,7 @@
 
 #include "image.h"
 
-static sscor_status bench_tiff_read(const char *path, sscor_image *img) {
+static inline sscor_status bench_tiff_read(const char *path, sscor_image *img) {
   TIFF *t = TIFFOpen(path, "r");
   if (!t) return sscor_fail(SSCOR_E_IO, "%s: cannot open as TIFF", path);
   uint32_t w = 0, h = 0;
@@ -71,7 +71,7 @@ static sscor_status bench_tiff_read(const char *path, sscor_image *img) {
   return st;
 }
 
-static sscor_status bench_tiff_write(const char *path, const sscor_image *img) {
+static inline sscor_status bench_tiff_write(const char *path, const sscor_image *img) {
   TIFF *t = TIFFOpen(path, "w");
   if (!t) return sscor_fail(SSCOR_E_IO, "%s: cannot create", path);
   int bps = (int)sscor_sample_size(img->type) * 8;

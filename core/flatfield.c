@@ -15,7 +15,75 @@ struct sscor_flatfield {
   double *f;       /* log F at knots, nk*nk */
   double *gain;    /* log gain per tile */
   double dark;
+  /* Bucket index over the frame so S costs O(tiles nearby), not O(all
+     tiles), on slides with thousands of tiles. */
+  double cu0, cv0, cw, chh;
+  int ncu, ncv;
+  int *cell_start, *cell_tiles;
 };
+
+static sscor_status build_index(sscor_flatfield *ff) {
+  const sscor_geometry *g = &ff->g;
+  double umin = 1e30, vmin = 1e30, umax = -1e30, vmax = -1e30, wmax = 1, hmax = 1;
+  for (int i = 0; i < g->n_tiles; i++) {
+    const sscor_tile *t = &g->tiles[i];
+    umin = fmin(umin, t->x);
+    vmin = fmin(vmin, t->y);
+    umax = fmax(umax, t->x + t->w);
+    vmax = fmax(vmax, t->y + t->h);
+    wmax = fmax(wmax, t->w);
+    hmax = fmax(hmax, t->h);
+  }
+  ff->cu0 = umin;
+  ff->cv0 = vmin;
+  ff->cw = wmax;
+  ff->chh = hmax;
+  ff->ncu = (int)ceil((umax - umin) / wmax) + 1;
+  ff->ncv = (int)ceil((vmax - vmin) / hmax) + 1;
+  size_t nc = (size_t)ff->ncu * ff->ncv;
+  ff->cell_start = calloc(nc + 1, sizeof(int));
+  int *fill = calloc(nc, sizeof(int));
+  if (!ff->cell_start || !fill) {
+    free(fill);
+    return sscor_fail(SSCOR_E_NOMEM, "flat-field: out of memory for the tile index");
+  }
+  for (int pass = 0; pass < 2; pass++) {
+    for (int i = 0; i < g->n_tiles; i++) {
+      const sscor_tile *t = &g->tiles[i];
+      int a0 = (int)floor((t->x - umin) / wmax), a1 = (int)floor((t->x + t->w - umin) / wmax);
+      int b0 = (int)floor((t->y - vmin) / hmax), b1 = (int)floor((t->y + t->h - vmin) / hmax);
+      for (int b = b0; b <= b1 && b < ff->ncv; b++)
+        for (int a = a0; a <= a1 && a < ff->ncu; a++) {
+          size_t c = (size_t)b * ff->ncu + a;
+          if (pass == 0) ff->cell_start[c + 1]++;
+          else ff->cell_tiles[ff->cell_start[c] + fill[c]++] = i;
+        }
+    }
+    if (pass == 0) {
+      for (size_t c = 0; c < nc; c++) ff->cell_start[c + 1] += ff->cell_start[c];
+      ff->cell_tiles = malloc(sizeof(int) * (size_t)(ff->cell_start[nc] + 1));
+      if (!ff->cell_tiles) {
+        free(fill);
+        return sscor_fail(SSCOR_E_NOMEM, "flat-field: out of memory for the tile index");
+      }
+    }
+  }
+  free(fill);
+  return SSCOR_OK;
+}
+
+/* Tiles covering frame point (u,v), in tile order (as the geometry lists them). */
+static int tiles_at_frame(const sscor_flatfield *ff, double u, double v, int *idx, int max) {
+  int a = (int)floor((u - ff->cu0) / ff->cw), b = (int)floor((v - ff->cv0) / ff->chh);
+  if (a < 0 || b < 0 || a >= ff->ncu || b >= ff->ncv) return 0;
+  size_t c = (size_t)b * ff->ncu + a;
+  int k = 0;
+  for (int i = ff->cell_start[c]; i < ff->cell_start[c + 1] && k < max; i++) {
+    const sscor_tile *t = &ff->g.tiles[ff->cell_tiles[i]];
+    if (u >= t->x && u < t->x + t->w && v >= t->y && v < t->y + t->h) idx[k++] = ff->cell_tiles[i];
+  }
+  return k;
+}
 
 void sscor_flatfield_params_default(sscor_flatfield_params *p) {
   memset(p, 0, sizeof *p);
@@ -34,6 +102,8 @@ void sscor_flatfield_free(sscor_flatfield *ff) {
   free(ff->kv);
   free(ff->f);
   free(ff->gain);
+  free(ff->cell_start);
+  free(ff->cell_tiles);
   free(ff);
 }
 
@@ -96,11 +166,11 @@ typedef struct {
 static double log_s(const sscor_flatfield *ff, double x, double y, sgrad *grad) {
   const sscor_geometry *g = &ff->g;
   int tiles[MAX_COVER];
-  int nt = sscor_geometry_tiles_at(g, x, y, tiles, MAX_COVER);
-  if (grad) grad->n = 0;
-  if (nt == 0) return 0.0;
   double u, v;
   sscor_geometry_to_frame(g, x, y, &u, &v);
+  int nt = tiles_at_frame(ff, u, v, tiles, MAX_COVER);
+  if (grad) grad->n = 0;
+  if (nt == 0) return 0.0;
   double fk[MAX_COVER], sum = 0;
   int iu[MAX_COVER], iv[MAX_COVER];
   double wu[MAX_COVER], wv[MAX_COVER];
@@ -385,6 +455,7 @@ sscor_status sscor_flatfield_estimate(const sscor_geometry *g, const sscor_image
   int *gi = NULL, *mark = NULL;
   if (!ff) return sscor_fail(SSCOR_E_NOMEM, "flat-field: out of memory");
   if ((st = sscor_geometry_copy(g, &ff->g))) goto fail;
+  if ((st = build_index(ff))) goto fail;
   ff->nk = nk;
   ff->ku = malloc(sizeof(double) * nk);
   ff->kv = malloc(sizeof(double) * nk);
