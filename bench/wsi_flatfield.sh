@@ -31,4 +31,27 @@ for v in "${variants[@]}"; do
   get() { awk -v k="$1" '$1==k{print $2}' "$out/$name.eval"; }
   printf '%-34s %8s %8s %8s %8s %8s\n' "$name" "$(get seam_ratio)" "$(get fidelity_pct)" "$(get contrast_ratio)" "$(get bg_ratio)" "$t"
 done
+# Reference only: the same default estimator given the true tile positions
+# (tile_positions.txt is read here by the benchmark, never by the tool).
+{ echo "sscor-geometry 1"; echo "image 4390 2916"; echo "orientation grid"; echo "tile-size 512 512"
+  grep -v '^#' "$data/tile_positions.txt" | awk '{print "tile", $2, $3}'; } >"$out/true.geom"
+"$build/bench/bench_flatfield" "$data/stitched.tif" "$out/true-geometry.tif" --geometry "$out/true.geom" >"$out/true-geometry.log"
+/usr/bin/python3 bench/wsi_eval.py "$out/true-geometry.tif" "$data/stitched.tif" "$data/tile_positions.txt" >"$out/true-geometry.eval"
+name=true-geometry; t=$(awk '/^time_s/{print $NF}' "$out/$name.log")
+get() { awk -v k="$1" '$1==k{print $2}' "$out/$name.eval"; }
+printf '%-34s %8s %8s %8s %8s %8s\n' "(reference) true tile positions" "$(get seam_ratio)" "$(get fidelity_pct)" "$(get contrast_ratio)" "$(get bg_ratio)" "$t"
 echo "input seam ratio: $(awk '$1=="seam_ratio_input"{print $2}' "$out/default.eval")"
+# Before/after pictures, same contrast stretch.
+/usr/bin/python3 - "$data/stitched.tif" "$out/default.tif" "$out" <<'PY'
+import sys, numpy as np, tifffile
+from skimage.transform import downscale_local_mean
+from skimage.io import imsave
+a = tifffile.imread(sys.argv[1]).astype(np.float32); b = tifffile.imread(sys.argv[2]).astype(np.float32)
+lo, hi = np.percentile(a[a > 0], [0.5, 99.7])
+s = lambda x: (np.clip((x - lo) / (hi - lo), 0, 1) * 255).astype(np.uint8)
+imsave(sys.argv[3] + '/before.png', s(downscale_local_mean(a, (4, 4))))
+imsave(sys.argv[3] + '/after.png', s(downscale_local_mean(b, (4, 4))))
+imsave(sys.argv[3] + '/before_crop.png', s(a[1300:2300, 1500:2700]))
+imsave(sys.argv[3] + '/after_crop.png', s(b[1300:2300, 1500:2700]))
+PY
+echo "pictures: $out/before.png $out/after.png $out/before_crop.png $out/after_crop.png"
