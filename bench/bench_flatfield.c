@@ -6,7 +6,8 @@
  *   --scale N         reduction of the coarse image (default 4)
  *   --geometry FILE   use this geometry instead of detecting it
  *   --save-geometry FILE
- *   --knots N  --no-gains  --dark D  --no-interior  --smooth L  --foreground F */
+ *   --knots N  --no-gains  --dark D  --no-interior  --no-overlap-factor  --smooth L
+ *   --foreground F */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--no-gains")) fp.tile_gains = 0;
     else if (!strcmp(a, "--dark") && v) fp.dark = atof(argv[++i]);
     else if (!strcmp(a, "--no-interior")) fp.use_interior = 0;
+    else if (!strcmp(a, "--no-overlap-factor")) fp.overlap_factor = 0;
     else if (!strcmp(a, "--smooth") && v) fp.smooth = atof(argv[++i]);
     else if (!strcmp(a, "--foreground") && v) fp.foreground = atof(argv[++i]);
     else {
@@ -78,9 +80,9 @@ int main(int argc, char **argv) {
     return die();
   double t3 = now();
   printf("flatfield: %d seam + %d interior observations, dark %.1f, foreground %.1f, seam residual "
-         "rms %.4f -> %.4f, F range %.3f..%.3f\n",
+         "rms %.4f -> %.4f, F range %.3f..%.3f, overlap factor %.4f\n",
          fr.seam_obs, fr.interior_obs, fr.dark, fr.foreground, fr.seam_rms_before,
-         fr.seam_rms_after, fr.min_gain, fr.max_gain);
+         fr.seam_rms_after, fr.min_gain, fr.max_gain, fr.overlap_factor);
   /* Correct in bands of 256 rows, as a streaming element would. */
   for (int y = 0; y < img.height; y += 256) {
     int h = img.height - y < 256 ? img.height - y : 256;
