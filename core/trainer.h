@@ -90,7 +90,9 @@ typedef struct {
 
 /* Called after every iteration; return non-zero to stop training early
  * (run() then returns SSCOR_OK with sscor_trainer_finished() false, and a
- * checkpoint can be saved to continue later). */
+ * checkpoint can be saved to continue later). The trainer is between
+ * iterations during the call, so the callback may save a checkpoint
+ * (model_file.h) or a model of the current corrector. */
 typedef int (*sscor_train_progress_fn)(const sscor_train_progress *p, void *user);
 
 /* History of generated images for the discriminator (the reference's
