@@ -206,8 +206,10 @@ static sscor_status dnnl_result(const char *op, int rc) {
  * of a larger shape only. */
 static sscor_status scratch(sscor_engine *e, size_t floats, const char *op) {
   if (floats <= e->pack_cap) return SSCOR_OK;
-  float *np = realloc(e->pack, floats * sizeof(float));
-  if (!np) return sscor_fail(SSCOR_E_NOMEM, "%s: out of memory for %zu floats of scratch", op, floats);
+  void *np = NULL; /* cache-line aligned: the kernels load 64-byte vectors */
+  if (posix_memalign(&np, 64, floats * sizeof(float)))
+    return sscor_fail(SSCOR_E_NOMEM, "%s: out of memory for %zu floats of scratch", op, floats);
+  free(e->pack);
   e->pack = np;
   e->pack_cap = floats;
   return SSCOR_OK;

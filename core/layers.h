@@ -45,6 +45,18 @@
  * instance-norm backward (dx == dy) may work in place; convolutions, pads and
  * instance-norm forward may not (they need their input afterwards anyway).
  *
+ * Backends: REF runs plain loops on NCHW (slow, trusted by the tests).
+ * DNNL keeps activations NHWC end to end (no reorder between layers): oneDNN
+ * convolutions (primitives cached per shape and thread count, bias and a
+ * following activation fused as a post-op), transposed convolutions run as
+ * the matching convolution directions (faster kernels than oneDNN's
+ * deconvolution), hand-written kernels for the full-resolution 7x7 convs
+ * with <= 4 channels on one side, and instance norm with the activation
+ * fused into its normalising pass. In these networks instance norm sits
+ * between every conv and its activation, so the conv+act post-op fusion
+ * applies only where there is no norm (the discriminator's first layer, the
+ * generator's tanh output).
+ *
  * Room for later ops (seed-2 attention U-Net, channel/spatial attention):
  * sigmoid is already an activation; the attention block will add global
  * pooling over h*w, a per-channel / per-pixel broadcast multiply, max-pool

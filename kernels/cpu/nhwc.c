@@ -408,63 +408,60 @@ typedef struct {
   sscor_act act;
 } sc_geom;
 
-/* NOUT outputs for NP adjacent pixels starting at q0 (window inside the row). */
-static inline __attribute__((always_inline)) void sc_tile(const float *const *rows,
-                                                          const sc_geom *g, int q0, float *out,
+/* Adds kernel row r's contribution for NOUT outputs at NP adjacent pixels
+ * starting at q0 (window inside the row). One kernel row at a time keeps its
+ * weights (NOUT * k*cseg floats) in L1 while the pixels stream past. */
+static inline __attribute__((always_inline)) void sc_tile(const float *row, const sc_geom *g,
+                                                          int r, int q0, float *out,
                                                           const int NOUT, const int NP) {
   const size_t len = (size_t)g->k * g->cseg;
-  v16 acc[4][4];
+  v16 acc[8][4] = {{(v16){0}}};
   for (int p = 0; p < NP; p++)
     for (int o = 0; o < NOUT; o++) acc[p][o] = (v16){0};
-  for (int r = 0; r < g->k; r++) {
-    if (!rows[r]) continue;
-    const float *src = rows[r] + (size_t)(q0 - g->off) * g->cseg;
-    const float *w = g->wt + (size_t)r * len;
-    for (size_t i = 0; i < len; i += 16) {
-      v16 wv[4];
-      for (int o = 0; o < NOUT; o++) wv[o] = ld16(w + (size_t)o * g->k * len + i);
-      for (int p = 0; p < NP; p++) {
-        v16 xv = ld16(src + (size_t)p * g->cseg + i);
-        for (int o = 0; o < NOUT; o++) acc[p][o] += xv * wv[o];
-      }
+  const float *src = row + (size_t)(q0 - g->off) * g->cseg;
+  const float *w = g->wt + (size_t)r * len;
+  for (size_t i = 0; i < len; i += 16) {
+    v16 wv[4];
+    for (int o = 0; o < NOUT; o++) wv[o] = ld16(w + (size_t)o * g->k * len + i);
+    for (int p = 0; p < NP; p++) {
+      v16 xv = ld16(src + (size_t)p * g->cseg + i);
+      for (int o = 0; o < NOUT; o++) acc[p][o] += xv * wv[o];
     }
   }
   for (int p = 0; p < NP; p++)
-    for (int o = 0; o < NOUT; o++)
-      out[(size_t)p * NOUT + o] =
-          sscor_act_apply(g->act, hsum16(acc[p][o]) + (g->b ? g->b[o] : 0.f));
+    for (int o = 0; o < NOUT; o++) out[(size_t)p * NOUT + o] += hsum16(acc[p][o]);
 }
 
 /* Window partly outside the row: plain loops with column checks. */
-static void sc_edge(const float *const *rows, const sc_geom *g, int q, float *out) {
+static void sc_edge(const float *row, const sc_geom *g, int r, int q, float *out) {
   const size_t len = (size_t)g->k * g->cseg;
   for (int o = 0; o < g->nout; o++) {
-    float s = g->b ? g->b[o] : 0.f;
-    for (int r = 0; r < g->k; r++) {
-      if (!rows[r]) continue;
-      for (int j = 0; j < g->k; j++) {
-        int src = q - g->off + j;
-        if (src < 0 || src >= g->wsrc) continue;
-        const float *xv = rows[r] + (size_t)src * g->cseg;
-        const float *wv = g->wt + ((size_t)o * g->k + r) * len + (size_t)j * g->cseg;
-        for (int c = 0; c < g->cseg; c++) s += xv[c] * wv[c];
-      }
+    float s = 0.f;
+    for (int j = 0; j < g->k; j++) {
+      int src = q - g->off + j;
+      if (src < 0 || src >= g->wsrc) continue;
+      const float *xv = row + (size_t)src * g->cseg;
+      const float *wv = g->wt + ((size_t)o * g->k + r) * len + (size_t)j * g->cseg;
+#pragma omp simd reduction(+ : s)
+      for (int c = 0; c < g->cseg; c++) s += xv[c] * wv[c];
     }
-    out[o] = sscor_act_apply(g->act, s);
+    out[o] += s;
   }
 }
 
-#define SC_ROW_FN(NOUT)                                                                   \
-  HOT static void sc_row_##NOUT(const float *const *rows, const sc_geom *g, int q_lo,     \
-                                int q_hi, float *out) {                                   \
-    int q = q_lo;                                                                         \
-    for (; q + 4 <= q_hi; q += 4) sc_tile(rows, g, q, out + (size_t)q * NOUT, NOUT, 4);   \
-    for (; q < q_hi; q++) sc_tile(rows, g, q, out + (size_t)q * NOUT, NOUT, 1);           \
+/* One output channel loads one weight vector per pixel vector: wider tiles
+ * keep the loads per multiply-add down. */
+#define SC_ROW_FN(NOUT, NP)                                                                 \
+  HOT static void sc_row_##NOUT(const float *row, const sc_geom *g, int r, int q_lo,        \
+                                int q_hi, float *out) {                                     \
+    int q = q_lo;                                                                           \
+    for (; q + NP <= q_hi; q += NP) sc_tile(row, g, r, q, out + (size_t)q * NOUT, NOUT, NP); \
+    for (; q < q_hi; q++) sc_tile(row, g, r, q, out + (size_t)q * NOUT, NOUT, 1);           \
   }
-SC_ROW_FN(1)
-SC_ROW_FN(2)
-SC_ROW_FN(3)
-SC_ROW_FN(4)
+SC_ROW_FN(1, 8)
+SC_ROW_FN(2, 6)
+SC_ROW_FN(3, 4)
+SC_ROW_FN(4, 4)
 
 /* One output row of width wout; interior pixels take the vector path. */
 static void sc_row(const float *const *rows, const sc_geom *g, int wout, float *out) {
@@ -472,14 +469,22 @@ static void sc_row(const float *const *rows, const sc_geom *g, int wout, float *
   if (lo > wout) lo = wout;
   if (hi > wout) hi = wout;
   if (hi < lo) hi = lo;
-  for (int q = 0; q < lo; q++) sc_edge(rows, g, q, out + (size_t)q * g->nout);
-  switch (g->nout) {
-  case 1: sc_row_1(rows, g, lo, hi, out); break;
-  case 2: sc_row_2(rows, g, lo, hi, out); break;
-  case 3: sc_row_3(rows, g, lo, hi, out); break;
-  default: sc_row_4(rows, g, lo, hi, out); break;
+  const int no = g->nout;
+  for (int q = 0; q < wout; q++)
+    for (int o = 0; o < no; o++) out[(size_t)q * no + o] = g->b ? g->b[o] : 0.f;
+  for (int r = 0; r < g->k; r++) {
+    if (!rows[r]) continue;
+    for (int q = 0; q < lo; q++) sc_edge(rows[r], g, r, q, out + (size_t)q * no);
+    switch (no) {
+    case 1: sc_row_1(rows[r], g, r, lo, hi, out); break;
+    case 2: sc_row_2(rows[r], g, r, lo, hi, out); break;
+    case 3: sc_row_3(rows[r], g, r, lo, hi, out); break;
+    default: sc_row_4(rows[r], g, r, lo, hi, out); break;
+    }
+    for (int q = hi; q < wout; q++) sc_edge(rows[r], g, r, q, out + (size_t)q * no);
   }
-  for (int q = hi; q < wout; q++) sc_edge(rows, g, q, out + (size_t)q * g->nout);
+  if (g->act != SSCOR_ACT_NONE)
+    for (size_t i = 0; i < (size_t)wout * no; i++) out[i] = sscor_act_apply(g->act, out[i]);
 }
 
 #define SMALLCONV_MAX 4

@@ -241,6 +241,12 @@ int main(int argc, char **argv) {
       {"up2 deconv", 1, size / 2, size / 2, {2 * ngf, ngf, 3, 2, 1, 1, SSCOR_ACT_NONE}},
       {"c7 out (ngf->3)", 0, size + 6, size + 6, {ngf, 3, 7, 1, 0, 0, SSCOR_ACT_TANH}},
       {"c7 out (ngf->1)", 0, size + 6, size + 6, {ngf, 1, 7, 1, 0, 0, SSCOR_ACT_TANH}},
+      /* PatchGAN discriminator (ndf = ngf) */
+      {"D c4 s2 (3->ndf)", 0, size, size, {3, ngf, 4, 2, 1, 0, SSCOR_ACT_LRELU}},
+      {"D c4 s2 (ndf->2)", 0, size / 2, size / 2, {ngf, 2 * ngf, 4, 2, 1, 0, SSCOR_ACT_NONE}},
+      {"D c4 s2 (2->4)", 0, size / 4, size / 4, {2 * ngf, 4 * ngf, 4, 2, 1, 0, SSCOR_ACT_NONE}},
+      {"D c4 s1 (4->8)", 0, size / 8, size / 8, {4 * ngf, 8 * ngf, 4, 1, 1, 0, SSCOR_ACT_NONE}},
+      {"D c4 s1 (8->1)", 0, size / 8 - 1, size / 8 - 1, {8 * ngf, 1, 4, 1, 1, 0, SSCOR_ACT_NONE}},
   };
   printf("\n%-17s %7s | %-26s | %-26s\n", "layer", "GFLOP", "oneDNN ms (GFLOP/s)", ref ? "reference ms (GFLOP/s)" : "");
   printf("%-17s %7s | %8s %8s %8s | %8s %8s %8s\n", "", "", "fwd", "bwd-d", "bwd-w", ref ? "fwd" : "",
