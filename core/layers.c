@@ -51,9 +51,12 @@ sscor_status sscor_engine_create(sscor_backend backend, sscor_engine **out) {
   sscor_engine *e = calloc(1, sizeof *e);
   if (!e) return sscor_fail(SSCOR_E_NOMEM, "engine: out of memory");
   e->backend = backend;
-  if (backend == SSCOR_BACKEND_DNNL && dnnl_ctx_create(&e->dnnl) != 0) {
-    free(e);
-    return sscor_fail(SSCOR_E_INTERNAL, "engine: %s", sscor_kernels_error());
+  if (backend == SSCOR_BACKEND_DNNL) {
+    if (dnnl_ctx_create(&e->dnnl) != 0) {
+      free(e);
+      return sscor_fail(SSCOR_E_INTERNAL, "engine: %s", sscor_kernels_error());
+    }
+    dnnl_ctx_set_winograd(e->dnnl, 1);
   }
   *out = e;
   return SSCOR_OK;
@@ -74,6 +77,10 @@ sscor_layout sscor_engine_layout(const sscor_engine *e) {
 
 void sscor_engine_freeze_weights(sscor_engine *e, int frozen) {
   if (e->dnnl) dnnl_ctx_freeze_weights(e->dnnl, frozen);
+}
+
+void sscor_engine_set_winograd(sscor_engine *e, int on) {
+  if (e->dnnl) dnnl_ctx_set_winograd(e->dnnl, on);
 }
 
 void sscor_engine_reset_stats(sscor_engine *e) {

@@ -518,6 +518,39 @@ static void test_frozen_weights(void) {
   free(x), free(w1), free(w2);
 }
 
+/* Frozen inference runs 3x3 stride-1 convs by Winograd: close to the
+ * reference, and really a different algorithm (not bit-equal to direct). */
+static void test_winograd(void) {
+  const struct { int n, h, w; sscor_conv p; } cases[] = {
+      {1, 18, 18, {64, 64, 3, 1, 0, 0, SSCOR_ACT_NONE}},
+      {2, 13, 9, {64, 80, 3, 1, 1, 0, SSCOR_ACT_RELU}},
+      {1, 66, 66, {256, 256, 3, 1, 0, 0, SSCOR_ACT_NONE}}, /* residual block */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    const sscor_conv *p = &cases[i].p;
+    int n = cases[i].n, h = cases[i].h, w = cases[i].w;
+    int ho = sscor_conv2d_out_size(p, h), wo = sscor_conv2d_out_size(p, w);
+    size_t nx = (size_t)n * p->cin * h * w, ny = (size_t)n * p->cout * ho * wo;
+    float *x = rnd(nx, 1), *wt = rnd((size_t)p->cin * p->cout * 9, 0.05f), *b = rnd(p->cout, 0.1f);
+    float *o[3];
+    sscor_engine *es[3] = {REF, DNN, DNN};
+    for (int k = 0; k < 3; k++) {
+      sscor_engine_freeze_weights(es[k], k == 2);
+      sscor_tensor tx = mk(es[k], n, p->cin, h, w, x), ty = mk(es[k], n, p->cout, ho, wo, NULL);
+      OK(sscor_conv2d_forward(es[k], p, &tx, wt, b, &ty));
+      if (k == 2) OK(sscor_conv2d_forward(es[k], p, &tx, wt, b, &ty)); /* cached weights */
+      o[k] = get(&ty);
+    }
+    sscor_engine_freeze_weights(DNN, 0);
+    char what[80];
+    snprintf(what, sizeof what, "winograd %dx%d %d->%d", h, w, p->cin, p->cout);
+    compare(what, o[2], o[0], ny, 1e-4);
+    CHECK_MSG(memcmp(o[1], o[2], ny * 4) != 0, "%s: frozen result equals direct bit for bit", what);
+    for (int k = 0; k < 3; k++) free(o[k]);
+    free(x), free(wt), free(b);
+  }
+}
+
 /* The thread count can change between calls; results must not. */
 static void test_threads(void) {
   sscor_conv p = {16, 16, 3, 1, 1, 0, SSCOR_ACT_RELU};
@@ -587,6 +620,7 @@ int main(void) {
   test_elementwise();
   test_frozen_weights();
   test_threads();
+  test_winograd();
   test_errors();
   sscor_engine_destroy(REF);
   sscor_engine_destroy(DNN);
