@@ -167,6 +167,11 @@ static void test_conv_backends(void) {
       {1, 1, 5, 7, 0, {3, 5, 4, 2, 1, 0, SSCOR_ACT_NONE}},
       {1, 1, 13, 9, 1, {5, 4, 3, 1, 1, 0, SSCOR_ACT_NONE}},
       {1, 1, 4, 5, 1, {6, 7, 5, 3, 2, 2, SSCOR_ACT_NONE}},
+      {1, 1, 4, 5, 1, {3, 5, 2, 2, 0, 1, SSCOR_ACT_NONE}}, /* out_pad > pad */
+      {1, 2, 9, 7, 1, {64, 32, 3, 2, 1, 1, SSCOR_ACT_TANH}},
+      /* strided conv whose window does not reach the last row */
+      {0, 1, 9, 10, 1, {5, 7, 4, 2, 1, 0, SSCOR_ACT_NONE}},
+      {0, 1, 12, 11, 1, {16, 16, 3, 3, 0, 0, SSCOR_ACT_LRELU}},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) conv_compare(&cases[i]);
 }
