@@ -184,6 +184,8 @@ static dnnl_status_t op_desc(const conv_key *k, int dir, void *desc, const dnnl_
                                                        dst, strides, pl, pr);
 }
 
+#define MAX_ENTRIES 256
+
 static int key_eq(const conv_key *a, const conv_key *b) {
   return a->dir == b->dir && a->deconv == b->deconv && a->has_bias == b->has_bias &&
          a->threads == b->threads && a->wino == b->wino &&
@@ -320,6 +322,13 @@ out:
 static conv_entry *get_entry(sscor_dnnl *d, const conv_key *k) {
   for (int i = 0; i < d->n_entries; i++)
     if (key_eq(&d->entries[i]->key, k)) return d->entries[i];
+  /* Many distinct shapes (e.g. whole frames of varying size): start over
+   * rather than grow without bound. */
+  if (d->n_entries >= MAX_ENTRIES) {
+    clear_frozen(d);
+    for (int i = 0; i < d->n_entries; i++) entry_destroy(d->entries[i]);
+    d->n_entries = 0;
+  }
   if (d->n_entries == d->cap_entries) {
     int cap = d->cap_entries ? 2 * d->cap_entries : 32;
     conv_entry **ne = realloc(d->entries, cap * sizeof *ne);
