@@ -529,7 +529,7 @@ static void test_winograd(void) {
   const struct { int n, h, w; sscor_conv p; } cases[] = {
       {1, 18, 18, {64, 64, 3, 1, 0, 0, SSCOR_ACT_NONE}},
       {2, 13, 9, {64, 80, 3, 1, 1, 0, SSCOR_ACT_RELU}},
-      {1, 66, 66, {256, 256, 3, 1, 0, 0, SSCOR_ACT_NONE}}, /* residual block */
+      {1, 14, 14, {256, 256, 3, 1, 0, 0, SSCOR_ACT_NONE}}, /* residual block width */
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     const sscor_conv *p = &cases[i].p;
