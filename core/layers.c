@@ -132,6 +132,10 @@ static sscor_status check_tensor(const sscor_engine *e, const char *op, const ch
   if (t->n <= 0 || t->c <= 0 || t->h <= 0 || t->w <= 0)
     return sscor_fail(SSCOR_E_INVALID, "%s: tensor %s has bad shape %dx%dx%dx%d", op, name,
                       t->n, t->c, t->h, t->w);
+  /* The NHWC kernels keep per-channel sums on the stack. */
+  if (e->backend == SSCOR_BACKEND_DNNL && t->c > SSCOR_MAX_CHANNELS)
+    return sscor_fail(SSCOR_E_UNSUPPORTED, "%s: tensor %s has %d channels, more than the %d supported",
+                      op, name, t->c, SSCOR_MAX_CHANNELS);
   if (t->layout != sscor_engine_layout(e))
     return sscor_fail(SSCOR_E_INVALID, "%s: tensor %s is %s but the %s backend needs %s", op,
                       name, t->layout == SSCOR_LAYOUT_NHWC ? "NHWC" : "NCHW",

@@ -84,6 +84,7 @@ typedef enum {
   SSCOR_ACT_SIGMOID
 } sscor_act;
 #define SSCOR_LRELU_SLOPE 0.2f
+#define SSCOR_MAX_CHANNELS 16384 /* per tensor, oneDNN backend */
 
 typedef struct sscor_engine sscor_engine;
 

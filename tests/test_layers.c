@@ -605,6 +605,11 @@ static void test_errors(void) {
   CHECK(sscor_act_forward(REF, (sscor_act)99, &x, &x) == SSCOR_E_INVALID);
   double v;
   CHECK(sscor_mse_loss(REF, &x, &y, 0, 1, &v, NULL) == SSCOR_E_INVALID);
+  {
+    static float one;
+    sscor_tensor wide = sscor_tensor_wrap(&one, 1, SSCOR_MAX_CHANNELS + 1, 1, 1, SSCOR_LAYOUT_NHWC);
+    CHECK(sscor_act_forward(DNN, SSCOR_ACT_RELU, &wide, &wide) == SSCOR_E_UNSUPPORTED);
+  }
   sscor_tensor empty = {0};
   CHECK(sscor_l1_loss(REF, &empty, NULL, 0, 1, &v, NULL) == SSCOR_E_INVALID);
 }
