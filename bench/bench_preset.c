@@ -159,6 +159,8 @@ int main(int argc, char **argv) {
       {"gain ngf16 3blk", 16, 3, 16, 4, 4, SSCOR_GEN_OUT_GAIN},
       {"gain ngf8 2blk", 8, 2, 8, 4, 4, SSCOR_GEN_OUT_GAIN},
       {"gain ngf32 4blk", 32, 4, 32, 2, 2, SSCOR_GEN_OUT_GAIN},
+      {"gain ngf8 2blk long", 8, 2, 8, 8, 8, SSCOR_GEN_OUT_GAIN},
+      {"residual ngf8 2blk long", 8, 2, 8, 8, 8, SSCOR_GEN_OUT_RESIDUAL},
   };
   int nc = (int)(sizeof cands / sizeof cands[0]);
   size_t pp = (size_t)d.P * d.P;
