@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Engine speed next to PyTorch, in one run: builds bench_engine (build/), runs
 # it, then the same networks in PyTorch with 2 threads, and prints the table.
-#   bash bench/run_engine.sh [--reps N] [--train-reps N]
+#   bash bench/run_engine.sh [--reps N] [--train-reps N]      (BUILD=dir picks the build folder)
 # The machine is shared: run it when idle, and compare ratios within one run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,12 +13,13 @@ while [ $# -gt 0 ]; do
     *) echo "usage: $0 [--reps N] [--train-reps N]" >&2; exit 2 ;;
   esac
 done
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build --target bench_engine >/dev/null
+build=${BUILD:-build}
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build" --target bench_engine >/dev/null
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 echo "== sscor engine"
-build/bench/bench_engine --threads 2 --reps "$reps" --train-reps "$train_reps" --out "$out/engine.tsv" --dump "$out/dump"
+"$build"/bench/bench_engine --threads 2 --reps "$reps" --train-reps "$train_reps" --out "$out/engine.tsv" --dump "$out/dump"
 echo "== PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)'), 2 threads"
 /usr/bin/python3 bench/bench_torch.py --engine "$out/engine.tsv" --dump "$out/dump" --threads 2 \
   --reps "$reps" --train-reps "$train_reps"
