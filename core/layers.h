@@ -55,7 +55,10 @@
  * fused into its normalising pass. In these networks instance norm sits
  * between every conv and its activation, so the conv+act post-op fusion
  * applies only where there is no norm (the discriminator's first layer, the
- * generator's tanh output).
+ * generator's tanh output). With frozen weights (inference) 3x3 stride-1
+ * convs run by Winograd (sscor_engine_freeze_weights).
+ * CUDA (kernels/cuda, later): the same op set on device-resident tensors;
+ * tensor data then lives on the device and import/export copy across.
  *
  * Room for later ops (seed-2 attention U-Net, channel/spatial attention):
  * sigmoid is already an activation; the attention block will add global
