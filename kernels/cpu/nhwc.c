@@ -16,8 +16,7 @@
 #endif
 
 /* Below this many floats (~3 us of work) a parallel region costs about what
- * it saves (and on
- * a busy machine a descheduled team member stalls the whole op). */
+ * it saves, and on a busy machine a descheduled team member stalls the op. */
 #define PAR_MIN ((size_t)1 << 13)
 
 static inline int reflect(int i, int size) {
