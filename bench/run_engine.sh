@@ -13,13 +13,18 @@ while [ $# -gt 0 ]; do
     *) echo "usage: $0 [--reps N] [--train-reps N]" >&2; exit 2 ;;
   esac
 done
+# Both sides use GNU OpenMP. Its default busy-waiting collapses on a shared
+# machine (measured: a 64^2 cpu-preset forward 136 ms instead of 0.9 ms while
+# other jobs kept both cores busy), so both run with passive waiting unless
+# the caller sets OMP_WAIT_POLICY.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 build=${BUILD:-build}
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" --target bench_engine >/dev/null
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-echo "== sscor engine"
+echo "== sscor engine (OMP_WAIT_POLICY=$OMP_WAIT_POLICY, load: $(cut -d' ' -f1-3 /proc/loadavg))"
 "$build"/bench/bench_engine --threads 2 --reps "$reps" --train-reps "$train_reps" --out "$out/engine.tsv" --dump "$out/dump"
-echo "== PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)'), 2 threads"
+echo "== load: $(cut -d' ' -f1-3 /proc/loadavg); PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)'), 2 threads"
 /usr/bin/python3 bench/bench_torch.py --engine "$out/engine.tsv" --dump "$out/dump" --threads 2 \
   --reps "$reps" --train-reps "$train_reps"
