@@ -209,12 +209,12 @@ static int on_progress(const sscor_train_progress *p, void *user) {
 }
 
 static void toy_training(void) {
-  const int n = 8, P = 24;
+  const int n = 6, P = 24;
   float *x = malloc((size_t)n * P * P * sizeof(float)), *y = malloc((size_t)n * P * P * sizeof(float));
   make_toy_pairs(n, P, x, y, 99);
   sscor_train_config c = toy_config(SSCOR_BACKEND_DNNL);
-  c.epochs = 12;
-  c.epochs_decay = 8;
+  c.epochs = 10;
+  c.epochs_decay = 6;
   c.lr = 1e-3f;
   /* pairs carry their own seam: x_i and y_i share texture statistics only */
   sscor_pairs p = {x, y, n, 1, P};
