@@ -127,6 +127,8 @@ static void bench_forward(sscor_engine *e, const char *name, const sscor_net_con
   }
   sscor_engine_freeze_weights(e, 0);
   row(name, "forward", median(t, reps), (double)P * P / 1e6, sscor_net_flops(cfg, 1, P, P) / 1e9);
+  printf("%-22s %-10s %10.1f MB of activations (inference workspace)\n", name, "memory",
+         (double)sscor_net_ws_bytes(ws) / 1048576.0);
   if (dump) {
     size_t nout = sscor_tensor_numel(sscor_net_ws_output(ws));
     float *y = malloc(nout * 4);

@@ -27,7 +27,7 @@ from make_fixtures import CycleGAN, Discriminator, Generator  # noqa: E402
 
 # Presets as core/trainer.c defines them (paper: RGB, cpu: gray).
 PAPER = dict(ngf=64, blocks=9, residual=False, ndf=64, layers=3, ch=3)
-CPU = dict(ngf=16, blocks=3, residual=False, ndf=16, layers=3, ch=1, patch=64)
+CPU = dict(ngf=8, blocks=2, residual=False, ndf=8, layers=3, ch=1, patch=64)
 
 
 class GainGenerator(Generator):

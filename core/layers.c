@@ -51,9 +51,12 @@ sscor_status sscor_engine_create(sscor_backend backend, sscor_engine **out) {
   sscor_engine *e = calloc(1, sizeof *e);
   if (!e) return sscor_fail(SSCOR_E_NOMEM, "engine: out of memory");
   e->backend = backend;
-  if (backend == SSCOR_BACKEND_DNNL && dnnl_ctx_create(&e->dnnl) != 0) {
-    free(e);
-    return sscor_fail(SSCOR_E_INTERNAL, "engine: %s", sscor_kernels_error());
+  if (backend == SSCOR_BACKEND_DNNL) {
+    if (dnnl_ctx_create(&e->dnnl) != 0) {
+      free(e);
+      return sscor_fail(SSCOR_E_INTERNAL, "engine: %s", sscor_kernels_error());
+    }
+    dnnl_ctx_set_winograd(e->dnnl, 1);
   }
   *out = e;
   return SSCOR_OK;
@@ -74,6 +77,10 @@ sscor_layout sscor_engine_layout(const sscor_engine *e) {
 
 void sscor_engine_freeze_weights(sscor_engine *e, int frozen) {
   if (e->dnnl) dnnl_ctx_freeze_weights(e->dnnl, frozen);
+}
+
+void sscor_engine_set_winograd(sscor_engine *e, int on) {
+  if (e->dnnl) dnnl_ctx_set_winograd(e->dnnl, on);
 }
 
 void sscor_engine_reset_stats(sscor_engine *e) {
@@ -125,6 +132,10 @@ static sscor_status check_tensor(const sscor_engine *e, const char *op, const ch
   if (t->n <= 0 || t->c <= 0 || t->h <= 0 || t->w <= 0)
     return sscor_fail(SSCOR_E_INVALID, "%s: tensor %s has bad shape %dx%dx%dx%d", op, name,
                       t->n, t->c, t->h, t->w);
+  /* The NHWC kernels keep per-channel sums on the stack. */
+  if (e->backend == SSCOR_BACKEND_DNNL && t->c > SSCOR_MAX_CHANNELS)
+    return sscor_fail(SSCOR_E_UNSUPPORTED, "%s: tensor %s has %d channels, more than the %d supported",
+                      op, name, t->c, SSCOR_MAX_CHANNELS);
   if (t->layout != sscor_engine_layout(e))
     return sscor_fail(SSCOR_E_INVALID, "%s: tensor %s is %s but the %s backend needs %s", op,
                       name, t->layout == SSCOR_LAYOUT_NHWC ? "NHWC" : "NCHW",
@@ -206,8 +217,10 @@ static sscor_status dnnl_result(const char *op, int rc) {
  * of a larger shape only. */
 static sscor_status scratch(sscor_engine *e, size_t floats, const char *op) {
   if (floats <= e->pack_cap) return SSCOR_OK;
-  float *np = realloc(e->pack, floats * sizeof(float));
-  if (!np) return sscor_fail(SSCOR_E_NOMEM, "%s: out of memory for %zu floats of scratch", op, floats);
+  void *np = NULL; /* cache-line aligned: the kernels load 64-byte vectors */
+  if (posix_memalign(&np, 64, floats * sizeof(float)))
+    return sscor_fail(SSCOR_E_NOMEM, "%s: out of memory for %zu floats of scratch", op, floats);
+  free(e->pack);
   e->pack = np;
   e->pack_cap = floats;
   return SSCOR_OK;

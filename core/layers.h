@@ -45,6 +45,21 @@
  * instance-norm backward (dx == dy) may work in place; convolutions, pads and
  * instance-norm forward may not (they need their input afterwards anyway).
  *
+ * Backends: REF runs plain loops on NCHW (slow, trusted by the tests).
+ * DNNL keeps activations NHWC end to end (no reorder between layers): oneDNN
+ * convolutions (primitives cached per shape and thread count, bias and a
+ * following activation fused as a post-op), transposed convolutions run as
+ * the matching convolution directions (faster kernels than oneDNN's
+ * deconvolution), hand-written kernels for the full-resolution 7x7 convs
+ * with <= 4 channels on one side, and instance norm with the activation
+ * fused into its normalising pass. In these networks instance norm sits
+ * between every conv and its activation, so the conv+act post-op fusion
+ * applies only where there is no norm (the discriminator's first layer, the
+ * generator's tanh output). With frozen weights (inference) 3x3 stride-1
+ * convs run by Winograd (sscor_engine_freeze_weights).
+ * CUDA (kernels/cuda, later): the same op set on device-resident tensors;
+ * tensor data then lives on the device and import/export copy across.
+ *
  * Room for later ops (seed-2 attention U-Net, channel/spatial attention):
  * sigmoid is already an activation; the attention block will add global
  * pooling over h*w, a per-channel / per-pixel broadcast multiply, max-pool
@@ -72,6 +87,7 @@ typedef enum {
   SSCOR_ACT_SIGMOID
 } sscor_act;
 #define SSCOR_LRELU_SLOPE 0.2f
+#define SSCOR_MAX_CHANNELS 16384 /* per tensor, oneDNN backend */
 
 typedef struct sscor_engine sscor_engine;
 
@@ -86,9 +102,14 @@ const char *sscor_backend_name(sscor_backend b);
 
 /* Inference speed-up: while frozen, the engine may keep weights reordered
  * into its own layout across calls (keyed by the weight pointer) instead of
- * reordering them at every call. Unfreeze (or freeze again) after changing
- * any weight in place; training never freezes. */
+ * reordering them at every call, and (oneDNN) runs 3x3 stride-1 convs with
+ * >= 64 channels by Winograd F(4x4, 3x3), ~2x faster than direct here.
+ * Winograd rounds differently: outputs differ from the direct conv by
+ * about 1e-5 of their scale (bounded at 1e-4 in test_layers). Unfreeze (or
+ * freeze again) after changing any weight in place; training never freezes.
+ * sscor_engine_set_winograd(e, 0) keeps frozen inference on direct convs. */
 void sscor_engine_freeze_weights(sscor_engine *e, int frozen);
+void sscor_engine_set_winograd(sscor_engine *e, int on);
 
 /* Counters for benchmarks: floating-point operations of convolutions (2 per
  * multiply-add, bias excluded) and wall time per op kind since the last

@@ -32,7 +32,9 @@
  * binds it to an engine and an input size and owns every activation and
  * gradient buffer, allocated once at creation. Forward and backward then
  * allocate nothing. Several workspaces may use the same network (e.g. one
- * per thread for inference, each with its own engine). */
+ * per thread for inference, each with its own engine). For inference with
+ * fixed weights, sscor_engine_freeze_weights(e, 1) lets the engine keep
+ * reordered weights and use faster algorithms (Winograd for 3x3 convs). */
 #ifndef SSCOR_NETS_H
 #define SSCOR_NETS_H
 

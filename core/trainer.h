@@ -60,8 +60,9 @@ typedef struct {
 /* Fills cfg for a named preset and a channel count:
  *   "paper": ngf 64, 9 blocks, tanh output, ndf 64, 3 layers, patch 256,
  *            100 + 100 epochs — the published configuration, meant for a GPU;
- *   "cpu":   see trainer.c (chosen by measurement on 2 cores; identity-start
- *            generators so that a short training cannot damage content).
+ *   "cpu":   ngf 8, 2 blocks, gain output (identity start), ndf 8, 3 layers,
+ *            patch 64, 4 + 4 epochs: chosen by measurement (trainer.c,
+ *            bench/bench_preset.c); ~1-1.5 min for 300 pairs on 2 cores.
  * Unknown names are SSCOR_E_INVALID listing the known ones. */
 sscor_status sscor_train_preset(const char *name, int channels, sscor_train_config *cfg);
 sscor_status sscor_train_config_check(const sscor_train_config *cfg);
@@ -90,7 +91,9 @@ typedef struct {
 
 /* Called after every iteration; return non-zero to stop training early
  * (run() then returns SSCOR_OK with sscor_trainer_finished() false, and a
- * checkpoint can be saved to continue later). */
+ * checkpoint can be saved to continue later). The trainer is between
+ * iterations during the call, so the callback may save a checkpoint
+ * (model_file.h) or a model of the current corrector. */
 typedef int (*sscor_train_progress_fn)(const sscor_train_progress *p, void *user);
 
 /* History of generated images for the discriminator (the reference's

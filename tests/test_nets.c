@@ -32,8 +32,12 @@ static void check_forward(sscor_engine *e, const char *what, const sscor_net_con
   CHECK_MSG(net->n_params == params->count, "%s: %zu params, fixture %zu", what, net->n_params, params->count);
   if (net->n_params == params->count) memcpy(net->params, params->data, params->count * sizeof(float));
   int n = x->dims[0], h = x->dims[2], w = x->dims[3];
-  for (int training = 0; training <= 1; training++) {
+  /* 0: inference, 1: training workspace, 2: inference with frozen weights
+   * (the engine may then use other algorithms, e.g. Winograd) */
+  for (int mode = 0; mode <= 2; mode++) {
+    int training = mode == 1;
     sscor_net_ws *ws;
+    sscor_engine_freeze_weights(e, mode == 2);
     sscor_status st = sscor_net_ws_create(net, e, n, h, w, training, &ws);
     CHECK_MSG(st == SSCOR_OK, "%s: %s", what, sscor_last_error());
     if (st != SSCOR_OK) continue;
@@ -47,14 +51,16 @@ static void check_forward(sscor_engine *e, const char *what, const sscor_net_con
       float *got = malloc(y->count * sizeof(float));
       sscor_tensor_export(out, got);
       double err = fx_rel_err(got, y->data, y->count);
-      printf("%-6s %-28s %s rel err %.2e\n", sscor_backend_name(sscor_engine_backend(e)), what,
-             training ? "train" : "infer", err);
+      static const char *modes[3] = {"inference", "training", "frozen"};
+      printf("%-6s %-28s %-9s rel err %.2e\n", sscor_backend_name(sscor_engine_backend(e)), what, modes[mode],
+             err);
       CHECK_MSG(err < 1e-4, "%s (%s, %s): relative error %.3g vs PyTorch", what,
-                sscor_backend_name(sscor_engine_backend(e)), training ? "training ws" : "inference ws", err);
+                sscor_backend_name(sscor_engine_backend(e)), modes[mode], err);
       free(got);
     }
     sscor_net_ws_destroy(ws);
   }
+  sscor_engine_freeze_weights(e, 0);
   sscor_net_destroy(net);
 }
 

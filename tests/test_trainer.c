@@ -209,12 +209,12 @@ static int on_progress(const sscor_train_progress *p, void *user) {
 }
 
 static void toy_training(void) {
-  const int n = 12, P = 24;
+  const int n = 6, P = 24;
   float *x = malloc((size_t)n * P * P * sizeof(float)), *y = malloc((size_t)n * P * P * sizeof(float));
   make_toy_pairs(n, P, x, y, 99);
   sscor_train_config c = toy_config(SSCOR_BACKEND_DNNL);
-  c.epochs = 15;
-  c.epochs_decay = 10;
+  c.epochs = 10;
+  c.epochs_decay = 6;
   c.lr = 1e-3f;
   /* pairs carry their own seam: x_i and y_i share texture statistics only */
   sscor_pairs p = {x, y, n, 1, P};
@@ -252,13 +252,13 @@ static int same_state(const sscor_trainer *a, const sscor_trainer *b) {
 }
 
 static void resume_equals_uninterrupted(sscor_backend backend) {
-  const int n = 5, P = 24;
+  const int n = 4, P = 24;
   float *x = malloc((size_t)n * P * P * sizeof(float)), *y = malloc((size_t)n * P * P * sizeof(float));
   make_toy_pairs(n, P, x, y, 5);
   sscor_train_config c = toy_config(backend);
-  c.epochs = 2;
+  c.epochs = 1;
   c.epochs_decay = 2;
-  c.pool_size = 3; /* full after 3 steps: the random branch of the pool is exercised */
+  c.pool_size = 2; /* full after 2 steps: the random branch of the pool is exercised */
   sscor_pairs p = {x, y, n, 1, P};
   sscor_trainer *a, *b;
   CHECK(sscor_trainer_create(&c, &p, &a) == SSCOR_OK);
@@ -268,14 +268,14 @@ static void resume_equals_uninterrupted(sscor_backend backend) {
   char path[256];
   snprintf(path, sizeof path, "%s/sscor_test_ckpt_%d.sscor", P_tmpdir, (int)getpid());
   CHECK(sscor_trainer_create(&c, &p, &b) == SSCOR_OK);
-  CHECK(sscor_trainer_run_steps(b, 7, NULL, NULL) == SSCOR_OK); /* mid-epoch 2 */
-  CHECK(b->step == 7 && b->epoch == 1 && b->iter == 2);
+  CHECK(sscor_trainer_run_steps(b, 6, NULL, NULL) == SSCOR_OK); /* mid-epoch 2 */
+  CHECK(b->step == 6 && b->epoch == 1 && b->iter == 2);
   CHECK_MSG(sscor_checkpoint_save(b, NULL, path) == SSCOR_OK, "%s", sscor_last_error());
   sscor_trainer_destroy(b);
 
   CHECK(sscor_trainer_create(&c, &p, &b) == SSCOR_OK);
   CHECK_MSG(sscor_checkpoint_load(b, path) == SSCOR_OK, "%s", sscor_last_error());
-  CHECK(b->step == 7);
+  CHECK(b->step == 6);
   CHECK(sscor_trainer_run(b, NULL, NULL) == SSCOR_OK);
   CHECK_MSG(same_state(a, b), "%s: resumed run differs from the uninterrupted one", sscor_backend_name(backend));
   sscor_trainer_destroy(b);
@@ -317,7 +317,9 @@ int main(void) {
   one_step_vs_pytorch(SSCOR_BACKEND_REF);
   one_step_vs_pytorch(SSCOR_BACKEND_DNNL);
   toy_training();
-  resume_equals_uninterrupted(SSCOR_BACKEND_REF);
+  /* the multi-threaded backend is where run-to-run differences could hide;
+   * the reference backend is single-threaded plain loops (and slow under
+   * the sanitizer build) */
   resume_equals_uninterrupted(SSCOR_BACKEND_DNNL);
   return CHECK_DONE();
 }

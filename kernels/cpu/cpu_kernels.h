@@ -115,6 +115,9 @@ int dnnl_ctx_create(sscor_dnnl **out);
 void dnnl_ctx_destroy(sscor_dnnl *d);
 /* While frozen, reordered weights are kept per weight pointer. */
 void dnnl_ctx_freeze_weights(sscor_dnnl *d, int frozen);
+/* While frozen, 3x3 stride-1 convs with >= 64 channels (multiples of 16) use
+ * Winograd F(4x4, 3x3) when on (the default). */
+void dnnl_ctx_set_winograd(sscor_dnnl *d, int on);
 /* deconv selects transposed convolution (weights IOHW). */
 int dnnl_conv_forward(sscor_dnnl *d, int deconv, const sscor_conv *p, const sscor_tensor *x,
                       const float *w, const float *b, sscor_tensor *y);

@@ -19,6 +19,7 @@ enum { DIR_FWD, DIR_BWD_DATA, DIR_BWD_W };
 typedef struct {
   int dir, deconv, has_bias;
   int threads; /* oneDNN fixes the team size when a primitive is created */
+  int wino;    /* forward by Winograd F(4x4, 3x3) on nChw16c (inference only) */
   sscor_conv p;
   int n, hi, wi, ho, wo; /* conv input side (hi, wi) and output side (ho, wo) */
 } conv_key;
@@ -38,6 +39,10 @@ typedef struct {
   size_t wbytes;
   float *bias_grad;  /* backward weights: temp diff bias */
   dnnl_memory_t m_scratch;
+  /* Winograd entries run on blocked copies of src and dst. */
+  dnnl_memory_t m_src_blk, m_dst_blk;
+  dnnl_primitive_t src_to_blk, blk_to_dst;
+  void *src_blk, *dst_blk;
 } conv_entry;
 
 typedef struct {
@@ -53,7 +58,7 @@ struct sscor_dnnl {
   int n_entries, cap_entries;
   void *scratch;
   size_t scratch_bytes;
-  int frozen;
+  int frozen, winograd;
   frozen_weight *fw;
   int n_fw, cap_fw;
 };
@@ -90,11 +95,16 @@ static void entry_destroy(conv_entry *e) {
   if (!e) return;
   if (e->prim) dnnl_primitive_destroy(e->prim);
   if (e->wreorder) dnnl_primitive_destroy(e->wreorder);
-  dnnl_memory_t ms[] = {e->m_src, e->m_dst, e->m_bias, e->m_wuser, e->m_wprim, e->m_scratch};
+  if (e->src_to_blk) dnnl_primitive_destroy(e->src_to_blk);
+  if (e->blk_to_dst) dnnl_primitive_destroy(e->blk_to_dst);
+  dnnl_memory_t ms[] = {e->m_src, e->m_dst, e->m_bias, e->m_wuser, e->m_wprim, e->m_scratch,
+                        e->m_src_blk, e->m_dst_blk};
   for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++)
     if (ms[i]) dnnl_memory_destroy(ms[i]);
   free(e->wbuf);
   free(e->bias_grad);
+  free(e->src_blk);
+  free(e->dst_blk);
   free(e);
 }
 
@@ -119,6 +129,8 @@ void dnnl_ctx_freeze_weights(sscor_dnnl *d, int frozen) {
   clear_frozen(d);
   d->frozen = frozen;
 }
+
+void dnnl_ctx_set_winograd(sscor_dnnl *d, int on) { d->winograd = on; }
 
 static void *aligned(size_t bytes) {
   void *p = NULL;
@@ -147,6 +159,10 @@ static dnnl_status_t op_desc(const conv_key *k, int dir, void *desc, const dnnl_
   dnnl_dims_t pr = {p->pad - p->out_pad, p->pad - p->out_pad};
   if (!k->deconv) {
     dnnl_convolution_desc_t *cd = desc;
+    if (dir == DIR_FWD && k->wino)
+      return dnnl_convolution_forward_desc_init(cd, dnnl_forward_inference,
+                                                dnnl_convolution_winograd, src, w, b, dst,
+                                                strides, pl, pr);
     if (dir == DIR_FWD)
       return dnnl_convolution_forward_desc_init(cd, dnnl_forward_training, dnnl_convolution_direct,
                                                 src, w, b, dst, strides, pl, pr);
@@ -168,9 +184,11 @@ static dnnl_status_t op_desc(const conv_key *k, int dir, void *desc, const dnnl_
                                                        dst, strides, pl, pr);
 }
 
+#define MAX_ENTRIES 256
+
 static int key_eq(const conv_key *a, const conv_key *b) {
   return a->dir == b->dir && a->deconv == b->deconv && a->has_bias == b->has_bias &&
-         a->threads == b->threads &&
+         a->threads == b->threads && a->wino == b->wino &&
          a->p.cin == b->p.cin && a->p.cout == b->p.cout && a->p.k == b->p.k &&
          a->p.stride == b->p.stride && a->p.pad == b->p.pad && a->p.out_pad == b->p.out_pad &&
          (a->dir != DIR_FWD || a->p.act == b->p.act) && a->n == b->n && a->hi == b->hi &&
@@ -197,6 +215,11 @@ static conv_entry *entry_create(sscor_dnnl *d, const conv_key *k) {
   dnnl_dims_t bdims = {p->cout};
   DN(dnnl_memory_desc_init_by_tag(&src_md, 4, sdims, dnnl_f32, dnnl_nhwc), "src desc");
   DN(dnnl_memory_desc_init_by_tag(&dst_md, 4, ddims, dnnl_f32, dnnl_nhwc), "dst desc");
+  dnnl_memory_desc_t src_blk_md, dst_blk_md;
+  if (k->wino) {
+    DN(dnnl_memory_desc_init_by_tag(&src_blk_md, 4, sdims, dnnl_f32, dnnl_nChw16c), "src desc");
+    DN(dnnl_memory_desc_init_by_tag(&dst_blk_md, 4, ddims, dnnl_f32, dnnl_nChw16c), "dst desc");
+  }
   DN(dnnl_memory_desc_init_by_tag(&w_any, 4, wdims, dnnl_f32, dnnl_format_tag_any), "w desc");
   /* PyTorch: conv OIHW; ConvTranspose IOHW (oneDNN dims are still o,i,h,w). */
   DN(dnnl_memory_desc_init_by_tag(&w_user, 4, wdims, dnnl_f32, k->deconv ? dnnl_iohw : dnnl_oihw),
@@ -215,8 +238,13 @@ static conv_entry *entry_create(sscor_dnnl *d, const conv_key *k) {
       DN(dnnl_post_ops_append_eltwise(po, 1.f, alg, alpha, 0.f), "eltwise post-op");
       DN(dnnl_primitive_attr_set_post_ops(attr, po), "set post-ops");
     }
-    DN(op_desc(k, DIR_FWD, &desc, &src_md, &w_any, bptr, &dst_md), "forward descriptor");
-    DN(dnnl_primitive_desc_create(&pd, &desc, attr, d->eng, NULL), "forward primitive descriptor");
+    if (k->wino) {
+      DN(op_desc(k, DIR_FWD, &desc, &src_blk_md, &w_any, bptr, &dst_blk_md), "winograd descriptor");
+      DN(dnnl_primitive_desc_create(&pd, &desc, attr, d->eng, NULL), "winograd primitive descriptor");
+    } else {
+      DN(op_desc(k, DIR_FWD, &desc, &src_md, &w_any, bptr, &dst_md), "forward descriptor");
+      DN(dnnl_primitive_desc_create(&pd, &desc, attr, d->eng, NULL), "forward primitive descriptor");
+    }
   } else {
     /* Backward primitives need the forward one as a hint. */
     DN(op_desc(k, DIR_FWD, &desc, &src_md, &w_any, bptr, &dst_md), "forward descriptor");
@@ -234,6 +262,22 @@ static conv_entry *entry_create(sscor_dnnl *d, const conv_key *k) {
   DN(dnnl_memory_create(&e->m_scratch, smd, d->eng, DNNL_MEMORY_NONE), "scratch memory");
   DN(dnnl_memory_create(&e->m_src, &src_md, d->eng, DNNL_MEMORY_NONE), "src memory");
   DN(dnnl_memory_create(&e->m_dst, &dst_md, d->eng, DNNL_MEMORY_NONE), "dst memory");
+  if (k->wino) {
+    e->src_blk = aligned(dnnl_memory_desc_get_size(&src_blk_md));
+    e->dst_blk = aligned(dnnl_memory_desc_get_size(&dst_blk_md));
+    if (!e->src_blk || !e->dst_blk) { rc = sscor_kernels_set_error("out of memory"); goto out; }
+    DN(dnnl_memory_create(&e->m_src_blk, &src_blk_md, d->eng, e->src_blk), "blocked src memory");
+    DN(dnnl_memory_create(&e->m_dst_blk, &dst_blk_md, d->eng, e->dst_blk), "blocked dst memory");
+    dnnl_primitive_desc_t r1 = NULL, r2 = NULL;
+    DN(dnnl_reorder_primitive_desc_create(&r1, &src_md, d->eng, &src_blk_md, d->eng, NULL), "src reorder");
+    dnnl_status_t st1 = dnnl_primitive_create(&e->src_to_blk, r1);
+    dnnl_primitive_desc_destroy(r1);
+    DN(st1, "src reorder");
+    DN(dnnl_reorder_primitive_desc_create(&r2, &dst_blk_md, d->eng, &dst_md, d->eng, NULL), "dst reorder");
+    dnnl_status_t st2 = dnnl_primitive_create(&e->blk_to_dst, r2);
+    dnnl_primitive_desc_destroy(r2);
+    DN(st2, "dst reorder");
+  }
   if (k->has_bias) DN(dnnl_memory_create(&e->m_bias, &b_md, d->eng, DNNL_MEMORY_NONE), "bias memory");
   DN(dnnl_memory_create(&e->m_wuser, &w_user, d->eng, DNNL_MEMORY_NONE), "user weights memory");
   e->wbytes = dnnl_memory_desc_get_size(wmd);
@@ -278,6 +322,13 @@ out:
 static conv_entry *get_entry(sscor_dnnl *d, const conv_key *k) {
   for (int i = 0; i < d->n_entries; i++)
     if (key_eq(&d->entries[i]->key, k)) return d->entries[i];
+  /* Many distinct shapes (e.g. whole frames of varying size): start over
+   * rather than grow without bound. */
+  if (d->n_entries >= MAX_ENTRIES) {
+    clear_frozen(d);
+    for (int i = 0; i < d->n_entries; i++) entry_destroy(d->entries[i]);
+    d->n_entries = 0;
+  }
   if (d->n_entries == d->cap_entries) {
     int cap = d->cap_entries ? 2 * d->cap_entries : 32;
     conv_entry **ne = realloc(d->entries, cap * sizeof *ne);
@@ -289,6 +340,12 @@ static conv_entry *get_entry(sscor_dnnl *d, const conv_key *k) {
     d->cap_entries = cap;
   }
   conv_entry *e = entry_create(d, k);
+  if (!e && k->wino) { /* no Winograd for this shape/CPU: direct, under the same key */
+    conv_key direct = *k;
+    direct.wino = 0;
+    e = entry_create(d, &direct);
+    if (e) e->key = *k;
+  }
   if (!e) return NULL;
   if (e->scratch_bytes > d->scratch_bytes) {
     free(d->scratch);
@@ -388,6 +445,11 @@ int dnnl_conv_forward(sscor_dnnl *d, int deconv, const sscor_conv *p, const ssco
     return 0;
   }
   conv_key k = make_key(DIR_FWD, deconv, p, b != NULL, x, y);
+  /* Winograd only for frozen (inference) weights: its transformed weights
+   * are cached with the frozen reorders, and training keeps exact direct
+   * convolutions. */
+  k.wino = d->frozen && d->winograd && p->k == 3 && p->stride == 1 && p->cin % 16 == 0 &&
+           p->cout % 16 == 0 && p->cin >= 64 && p->cout >= 64;
   conv_entry *e = get_entry(d, &k);
   if (!e) return 1;
   dnnl_memory_t wm;
@@ -395,14 +457,24 @@ int dnnl_conv_forward(sscor_dnnl *d, int deconv, const sscor_conv *p, const ssco
   DN(dnnl_memory_set_data_handle(e->m_src, x->data), "src handle");
   DN(dnnl_memory_set_data_handle(e->m_dst, y->data), "dst handle");
   DN(dnnl_memory_set_data_handle(e->m_scratch, d->scratch), "scratch handle");
-  dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, e->m_src}, {DNNL_ARG_WEIGHTS, wm},
-                             {DNNL_ARG_DST, e->m_dst}, {DNNL_ARG_SCRATCHPAD, e->m_scratch}};
+  const int blk = e->src_to_blk != NULL;
+  if (blk) {
+    dnnl_exec_arg_t ra[] = {{DNNL_ARG_FROM, e->m_src}, {DNNL_ARG_TO, e->m_src_blk}};
+    if ((rc = run(d, e->src_to_blk, 2, ra, "src reorder"))) return rc;
+  }
+  dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, blk ? e->m_src_blk : e->m_src}, {DNNL_ARG_WEIGHTS, wm},
+                             {DNNL_ARG_DST, blk ? e->m_dst_blk : e->m_dst},
+                             {DNNL_ARG_SCRATCHPAD, e->m_scratch}};
   int nargs = 4;
   if (b) {
     DN(dnnl_memory_set_data_handle(e->m_bias, (void *)b), "bias handle");
     args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, e->m_bias};
   }
   rc = run(d, e->prim, nargs, args, deconv ? "deconvolution forward" : "convolution forward");
+  if (!rc && blk) {
+    dnnl_exec_arg_t ra[] = {{DNNL_ARG_FROM, e->m_dst_blk}, {DNNL_ARG_TO, e->m_dst}};
+    rc = run(d, e->blk_to_dst, 2, ra, "dst reorder");
+  }
 out:
   return rc;
 }

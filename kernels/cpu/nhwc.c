@@ -15,6 +15,10 @@
 #define HOT
 #endif
 
+/* Below this many floats (~3 us of work) a parallel region costs about what
+ * it saves, and on a busy machine a descheduled team member stalls the op. */
+#define PAR_MIN ((size_t)1 << 13)
+
 static inline int reflect(int i, int size) {
   if (i < 0) return -i;
   if (i >= size) return 2 * size - 2 - i;
@@ -24,7 +28,7 @@ static inline int reflect(int i, int size) {
 void nhwc_reflect_pad_forward(int pad, const sscor_tensor *x, sscor_tensor *y) {
   const int C = x->c, W = x->w, Wp = y->w;
   const size_t rowx = (size_t)W * C, rowy = (size_t)Wp * C;
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (sscor_tensor_numel(y) >= PAR_MIN)
   for (int n = 0; n < y->n; n++)
     for (int i = 0; i < y->h; i++) {
       const float *src = x->data + ((size_t)n * x->h + reflect(i - pad, x->h)) * rowx;
@@ -51,7 +55,7 @@ HOT static void add_row_folded(float *dst, const float *src, int pad, int W, int
 void nhwc_reflect_pad_backward(int pad, const sscor_tensor *dy, sscor_tensor *dx) {
   const int C = dx->c, H = dx->h, W = dx->w, Wp = dy->w;
   const size_t rowx = (size_t)W * C, rowy = (size_t)Wp * C;
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (sscor_tensor_numel(dy) >= PAR_MIN)
   for (int n = 0; n < dx->n; n++)
     for (int r = 0; r < H; r++) {
       float *dst = dx->data + ((size_t)n * H + r) * rowx;
@@ -121,7 +125,7 @@ void nhwc_instnorm_forward(const sscor_tensor *x, sscor_tensor *y, float *mean, 
     float *ys = y->data + (size_t)n * hw * C;
     memset(s, 0, sizeof s);
     memset(s2, 0, sizeof s2);
-#pragma omp parallel
+#pragma omp parallel if (hw * C >= PAR_MIN)
     {
       double ls[C], ls2[C];
       memset(ls, 0, sizeof ls);
@@ -232,7 +236,7 @@ void nhwc_instnorm_backward(const sscor_tensor *x, const sscor_tensor *y, const 
     const float *m = mean + (size_t)n * C, *r = rstd + (size_t)n * C;
     memset(sg, 0, sizeof sg);
     memset(sgx, 0, sizeof sgx);
-#pragma omp parallel
+#pragma omp parallel if (hw * C >= PAR_MIN)
     {
       double lg[C], lgx[C];
       memset(lg, 0, sizeof lg);
@@ -280,31 +284,35 @@ HOT static void add_block(const float *a, const float *b, float *y, size_t count
   for (size_t i = 0; i < count; i++) y[i] = a[i] + b[i];
 }
 
-/* Element-wise ops: each thread takes one contiguous block. */
-#define PARALLEL_BLOCKS(count, body)   \
-  _Pragma("omp parallel") {            \
-    size_t lo, hi;                     \
-    thread_range((count), &lo, &hi);   \
-    body;                              \
-  }
+/* Element-wise ops: each thread takes one contiguous block of count items;
+ * work is the number of floats touched, for the parallel threshold. */
+#define PARALLEL_BLOCKS(count, work, body)                    \
+  do {                                                        \
+    const size_t par_work_ = (work);                          \
+    _Pragma("omp parallel if (par_work_ >= PAR_MIN)") {       \
+      size_t lo, hi;                                          \
+      thread_range((count), &lo, &hi);                        \
+      body;                                                   \
+    }                                                         \
+  } while (0)
 
 void fast_act_forward(sscor_act act, const float *x, float *y, size_t count) {
-  PARALLEL_BLOCKS(count, act_forward_block(act, x + lo, y + lo, hi - lo));
+  PARALLEL_BLOCKS(count, count, act_forward_block(act, x + lo, y + lo, hi - lo));
 }
 
 void fast_act_backward(sscor_act act, const float *y, const float *dy, float *dx, size_t count) {
-  PARALLEL_BLOCKS(count, act_backward_block(act, y + lo, dy + lo, dx + lo, hi - lo));
+  PARALLEL_BLOCKS(count, count, act_backward_block(act, y + lo, dy + lo, dx + lo, hi - lo));
 }
 
 void fast_add(const float *a, const float *b, float *y, size_t count) {
-  PARALLEL_BLOCKS(count, add_block(a + lo, b + lo, y + lo, hi - lo));
+  PARALLEL_BLOCKS(count, count, add_block(a + lo, b + lo, y + lo, hi - lo));
 }
 
 double fast_mse_loss(const float *x, const float *t, float tv, float weight, float *dx,
                      size_t count) {
   double sum = 0.0;
   const float g = (float)(2.0 * weight / (double)count);
-#pragma omp parallel for simd reduction(+ : sum) schedule(static)
+#pragma omp parallel for simd reduction(+ : sum) schedule(static) if (count >= PAR_MIN)
   for (size_t i = 0; i < count; i++) {
     float d = x[i] - (t ? t[i] : tv);
     sum += (double)d * d;
@@ -317,7 +325,7 @@ double fast_l1_loss(const float *x, const float *t, float tv, float weight, floa
                     size_t count) {
   double sum = 0.0;
   const float g = (float)(weight / (double)count);
-#pragma omp parallel for simd reduction(+ : sum) schedule(static)
+#pragma omp parallel for simd reduction(+ : sum) schedule(static) if (count >= PAR_MIN)
   for (size_t i = 0; i < count; i++) {
     float d = x[i] - (t ? t[i] : tv);
     sum += d < 0.f ? -(double)d : (double)d;
@@ -350,7 +358,7 @@ HOT static void bias_act_rows(float *y, size_t pixels, int C, const float *b, ss
 void nhwc_bias_act(sscor_tensor *y, const float *b, sscor_act act) {
   if (!b && act == SSCOR_ACT_NONE) return;
   const size_t pixels = (size_t)y->n * y->h * y->w;
-  PARALLEL_BLOCKS(pixels, bias_act_rows(y->data + lo * y->c, hi - lo, y->c, b, act));
+  PARALLEL_BLOCKS(pixels, pixels * y->c, bias_act_rows(y->data + lo * y->c, hi - lo, y->c, b, act));
 }
 
 void nhwc_channel_sums_add(const sscor_tensor *t, float *acc) {
@@ -358,7 +366,7 @@ void nhwc_channel_sums_add(const sscor_tensor *t, float *acc) {
   const size_t pixels = (size_t)t->n * t->h * t->w;
   double s[C];
   memset(s, 0, sizeof s);
-#pragma omp parallel
+#pragma omp parallel if (pixels * C >= PAR_MIN)
   {
     double ls[C], ls2[C]; /* ls2 (squares) unused here */
     memset(ls, 0, sizeof ls);
@@ -408,63 +416,60 @@ typedef struct {
   sscor_act act;
 } sc_geom;
 
-/* NOUT outputs for NP adjacent pixels starting at q0 (window inside the row). */
-static inline __attribute__((always_inline)) void sc_tile(const float *const *rows,
-                                                          const sc_geom *g, int q0, float *out,
+/* Adds kernel row r's contribution for NOUT outputs at NP adjacent pixels
+ * starting at q0 (window inside the row). One kernel row at a time keeps its
+ * weights (NOUT * k*cseg floats) in L1 while the pixels stream past. */
+static inline __attribute__((always_inline)) void sc_tile(const float *row, const sc_geom *g,
+                                                          int r, int q0, float *out,
                                                           const int NOUT, const int NP) {
   const size_t len = (size_t)g->k * g->cseg;
-  v16 acc[4][4];
+  v16 acc[8][4] = {{(v16){0}}};
   for (int p = 0; p < NP; p++)
     for (int o = 0; o < NOUT; o++) acc[p][o] = (v16){0};
-  for (int r = 0; r < g->k; r++) {
-    if (!rows[r]) continue;
-    const float *src = rows[r] + (size_t)(q0 - g->off) * g->cseg;
-    const float *w = g->wt + (size_t)r * len;
-    for (size_t i = 0; i < len; i += 16) {
-      v16 wv[4];
-      for (int o = 0; o < NOUT; o++) wv[o] = ld16(w + (size_t)o * g->k * len + i);
-      for (int p = 0; p < NP; p++) {
-        v16 xv = ld16(src + (size_t)p * g->cseg + i);
-        for (int o = 0; o < NOUT; o++) acc[p][o] += xv * wv[o];
-      }
+  const float *src = row + (size_t)(q0 - g->off) * g->cseg;
+  const float *w = g->wt + (size_t)r * len;
+  for (size_t i = 0; i < len; i += 16) {
+    v16 wv[4];
+    for (int o = 0; o < NOUT; o++) wv[o] = ld16(w + (size_t)o * g->k * len + i);
+    for (int p = 0; p < NP; p++) {
+      v16 xv = ld16(src + (size_t)p * g->cseg + i);
+      for (int o = 0; o < NOUT; o++) acc[p][o] += xv * wv[o];
     }
   }
   for (int p = 0; p < NP; p++)
-    for (int o = 0; o < NOUT; o++)
-      out[(size_t)p * NOUT + o] =
-          sscor_act_apply(g->act, hsum16(acc[p][o]) + (g->b ? g->b[o] : 0.f));
+    for (int o = 0; o < NOUT; o++) out[(size_t)p * NOUT + o] += hsum16(acc[p][o]);
 }
 
 /* Window partly outside the row: plain loops with column checks. */
-static void sc_edge(const float *const *rows, const sc_geom *g, int q, float *out) {
+static void sc_edge(const float *row, const sc_geom *g, int r, int q, float *out) {
   const size_t len = (size_t)g->k * g->cseg;
   for (int o = 0; o < g->nout; o++) {
-    float s = g->b ? g->b[o] : 0.f;
-    for (int r = 0; r < g->k; r++) {
-      if (!rows[r]) continue;
-      for (int j = 0; j < g->k; j++) {
-        int src = q - g->off + j;
-        if (src < 0 || src >= g->wsrc) continue;
-        const float *xv = rows[r] + (size_t)src * g->cseg;
-        const float *wv = g->wt + ((size_t)o * g->k + r) * len + (size_t)j * g->cseg;
-        for (int c = 0; c < g->cseg; c++) s += xv[c] * wv[c];
-      }
+    float s = 0.f;
+    for (int j = 0; j < g->k; j++) {
+      int src = q - g->off + j;
+      if (src < 0 || src >= g->wsrc) continue;
+      const float *xv = row + (size_t)src * g->cseg;
+      const float *wv = g->wt + ((size_t)o * g->k + r) * len + (size_t)j * g->cseg;
+#pragma omp simd reduction(+ : s)
+      for (int c = 0; c < g->cseg; c++) s += xv[c] * wv[c];
     }
-    out[o] = sscor_act_apply(g->act, s);
+    out[o] += s;
   }
 }
 
-#define SC_ROW_FN(NOUT)                                                                   \
-  HOT static void sc_row_##NOUT(const float *const *rows, const sc_geom *g, int q_lo,     \
-                                int q_hi, float *out) {                                   \
-    int q = q_lo;                                                                         \
-    for (; q + 4 <= q_hi; q += 4) sc_tile(rows, g, q, out + (size_t)q * NOUT, NOUT, 4);   \
-    for (; q < q_hi; q++) sc_tile(rows, g, q, out + (size_t)q * NOUT, NOUT, 1);           \
+/* One output channel loads one weight vector per pixel vector: wider tiles
+ * keep the loads per multiply-add down. */
+#define SC_ROW_FN(NOUT, NP)                                                                 \
+  HOT static void sc_row_##NOUT(const float *row, const sc_geom *g, int r, int q_lo,        \
+                                int q_hi, float *out) {                                     \
+    int q = q_lo;                                                                           \
+    for (; q + NP <= q_hi; q += NP) sc_tile(row, g, r, q, out + (size_t)q * NOUT, NOUT, NP); \
+    for (; q < q_hi; q++) sc_tile(row, g, r, q, out + (size_t)q * NOUT, NOUT, 1);           \
   }
-SC_ROW_FN(1)
-SC_ROW_FN(2)
-SC_ROW_FN(3)
-SC_ROW_FN(4)
+SC_ROW_FN(1, 8)
+SC_ROW_FN(2, 6)
+SC_ROW_FN(3, 4)
+SC_ROW_FN(4, 4)
 
 /* One output row of width wout; interior pixels take the vector path. */
 static void sc_row(const float *const *rows, const sc_geom *g, int wout, float *out) {
@@ -472,14 +477,22 @@ static void sc_row(const float *const *rows, const sc_geom *g, int wout, float *
   if (lo > wout) lo = wout;
   if (hi > wout) hi = wout;
   if (hi < lo) hi = lo;
-  for (int q = 0; q < lo; q++) sc_edge(rows, g, q, out + (size_t)q * g->nout);
-  switch (g->nout) {
-  case 1: sc_row_1(rows, g, lo, hi, out); break;
-  case 2: sc_row_2(rows, g, lo, hi, out); break;
-  case 3: sc_row_3(rows, g, lo, hi, out); break;
-  default: sc_row_4(rows, g, lo, hi, out); break;
+  const int no = g->nout;
+  for (int q = 0; q < wout; q++)
+    for (int o = 0; o < no; o++) out[(size_t)q * no + o] = g->b ? g->b[o] : 0.f;
+  for (int r = 0; r < g->k; r++) {
+    if (!rows[r]) continue;
+    for (int q = 0; q < lo; q++) sc_edge(rows[r], g, r, q, out + (size_t)q * no);
+    switch (no) {
+    case 1: sc_row_1(rows[r], g, r, lo, hi, out); break;
+    case 2: sc_row_2(rows[r], g, r, lo, hi, out); break;
+    case 3: sc_row_3(rows[r], g, r, lo, hi, out); break;
+    default: sc_row_4(rows[r], g, r, lo, hi, out); break;
+    }
+    for (int q = hi; q < wout; q++) sc_edge(rows[r], g, r, q, out + (size_t)q * no);
   }
-  for (int q = hi; q < wout; q++) sc_edge(rows, g, q, out + (size_t)q * g->nout);
+  if (g->act != SSCOR_ACT_NONE)
+    for (size_t i = 0; i < (size_t)wout * no; i++) out[i] = sscor_act_apply(g->act, out[i]);
 }
 
 #define SMALLCONV_MAX 4
@@ -509,7 +522,7 @@ void nhwc_smallconv_forward(const sscor_conv *p, const sscor_tensor *x, const fl
                             const float *b, sscor_tensor *y) {
   const size_t xrow = (size_t)x->w * x->c;
   const sc_geom g = {p->k, p->cin, p->cout, 0, x->w, wt, b, p->act};
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (sscor_tensor_numel(x) >= PAR_MIN)
   for (int n = 0; n < y->n; n++)
     for (int oy = 0; oy < y->h; oy++) {
       const float *rows[SMALLCONV_MAX_K];
@@ -536,7 +549,7 @@ void nhwc_smallconv_backward_data(const sscor_conv *p, const float *wt, const ss
   const size_t dyrow = (size_t)dy->w * dy->c;
   const int k = p->k;
   const sc_geom g = {k, p->cout, p->cin, k - 1, dy->w, wt, NULL, SSCOR_ACT_NONE};
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (sscor_tensor_numel(dy) >= PAR_MIN)
   for (int n = 0; n < dx->n; n++)
     for (int iy = 0; iy < dx->h; iy++) {
       const float *rows[SMALLCONV_MAX_K];
@@ -589,7 +602,7 @@ void nhwc_smallconv_backward_weights(const sscor_conv *p, const sscor_tensor *x,
   const size_t per = (size_t)cout * k * k * cin, xrow = (size_t)x->w * cin;
   memset(scratch, 0, (size_t)threads * per * sizeof(float));
   const int rows_total = dy->n * dy->h;
-#pragma omp parallel num_threads(threads)
+#pragma omp parallel num_threads(threads) if (sscor_tensor_numel(x) >= PAR_MIN)
   {
     float *acc = scratch + (size_t)omp_get_thread_num() * per;
 #pragma omp for schedule(static)

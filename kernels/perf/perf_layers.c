@@ -5,7 +5,8 @@
  * random weights. Prints tables; medians of --reps runs.
  *
  *   build/kernels/sscor_perf_layers [--size 256] [--ngf 64] [--blocks 9]
- *                                   [--reps 5] [--threads 2] [--ref] */
+ *                                   [--reps 5] [--threads 2] [--ref]
+ *                                   [--ops-only | --generator-only] */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -208,7 +209,7 @@ static void gen_backward(gen *g, sscor_engine *e, const sscor_tensor *dy) {
 }
 
 int main(int argc, char **argv) {
-  int size = 256, ngf = 64, blocks = 9, reps = 5, threads = 0, ref = 0;
+  int size = 256, ngf = 64, blocks = 9, reps = 5, threads = 0, ref = 0, ops = 1, whole = 1;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--size") && i + 1 < argc) size = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--ngf") && i + 1 < argc) ngf = atoi(argv[++i]);
@@ -216,8 +217,10 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--ref")) ref = 1;
+    else if (!strcmp(argv[i], "--ops-only")) whole = 0;
+    else if (!strcmp(argv[i], "--generator-only")) ops = 0;
     else {
-      fprintf(stderr, "usage: %s [--size N] [--ngf N] [--blocks N] [--reps N] [--threads N] [--ref]\n", argv[0]);
+      fprintf(stderr, "usage: %s [--size N] [--ngf N] [--blocks N] [--reps N] [--threads N] [--ref] [--ops-only | --generator-only]\n", argv[0]);
       return 2;
     }
   }
@@ -241,11 +244,17 @@ int main(int argc, char **argv) {
       {"up2 deconv", 1, size / 2, size / 2, {2 * ngf, ngf, 3, 2, 1, 1, SSCOR_ACT_NONE}},
       {"c7 out (ngf->3)", 0, size + 6, size + 6, {ngf, 3, 7, 1, 0, 0, SSCOR_ACT_TANH}},
       {"c7 out (ngf->1)", 0, size + 6, size + 6, {ngf, 1, 7, 1, 0, 0, SSCOR_ACT_TANH}},
+      /* PatchGAN discriminator (ndf = ngf) */
+      {"D c4 s2 (3->ndf)", 0, size, size, {3, ngf, 4, 2, 1, 0, SSCOR_ACT_LRELU}},
+      {"D c4 s2 (ndf->2)", 0, size / 2, size / 2, {ngf, 2 * ngf, 4, 2, 1, 0, SSCOR_ACT_NONE}},
+      {"D c4 s2 (2->4)", 0, size / 4, size / 4, {2 * ngf, 4 * ngf, 4, 2, 1, 0, SSCOR_ACT_NONE}},
+      {"D c4 s1 (4->8)", 0, size / 8, size / 8, {4 * ngf, 8 * ngf, 4, 1, 1, 0, SSCOR_ACT_NONE}},
+      {"D c4 s1 (8->1)", 0, size / 8 - 1, size / 8 - 1, {8 * ngf, 1, 4, 1, 1, 0, SSCOR_ACT_NONE}},
   };
-  printf("\n%-17s %7s | %-26s | %-26s\n", "layer", "GFLOP", "oneDNN ms (GFLOP/s)", ref ? "reference ms (GFLOP/s)" : "");
-  printf("%-17s %7s | %8s %8s %8s | %8s %8s %8s\n", "", "", "fwd", "bwd-d", "bwd-w", ref ? "fwd" : "",
+  if (ops) printf("\n%-17s %7s | %-26s | %-26s\n", "layer", "GFLOP", "oneDNN ms (GFLOP/s)", ref ? "reference ms (GFLOP/s)" : "");
+  if (ops) printf("%-17s %7s | %8s %8s %8s | %8s %8s %8s\n", "", "", "fwd", "bwd-d", "bwd-w", ref ? "fwd" : "",
          ref ? "bwd-d" : "", ref ? "bwd-w" : "");
-  for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+  for (size_t i = 0; ops && i < sizeof shapes / sizeof shapes[0]; i++) {
     shape *s = &shapes[i];
     double gf = (s->deconv ? sscor_deconv2d_flops(&s->p, 1, s->hin, s->win)
                            : sscor_conv2d_flops(&s->p, 1, sscor_conv2d_out_size(&s->p, s->hin),
@@ -263,6 +272,11 @@ int main(int argc, char **argv) {
     printf("\n");
   }
 
+  if (!whole) {
+    sscor_engine_destroy(dn);
+    if (rf) sscor_engine_destroy(rf);
+    return 0;
+  }
   /* whole generator */
   sscor_arena a;
   sscor_arena_init(&a, 0);
@@ -300,12 +314,26 @@ int main(int argc, char **argv) {
     tfz[r] = now_s() - t0;
   }
   double fwd_flops = sscor_engine_flops(dn) / reps;
+  double tfd[64];
+  sscor_engine_set_winograd(dn, 0);
+  sscor_engine_freeze_weights(dn, 1);
+  gen_forward(&g, dn, &x);
+  for (int r = 0; r < reps; r++) {
+    double t0 = now_s();
+    gen_forward(&g, dn, &x);
+    tfd[r] = now_s() - t0;
+  }
+  sscor_engine_freeze_weights(dn, 0);
+  double mfd = median(tfd, reps);
   double mf = median(tf, reps), mb = median(tb, reps), mfz = median(tfz, reps);
   printf("\ngenerator %dx%d ngf %d, %d blocks: %.2f GFLOP forward\n", size, size, ngf, blocks, fwd_flops * 1e-9);
-  printf("  forward (inference, frozen weights) %8.1f ms  %6.1f GFLOP/s  %6.3f Mpx/s\n", mfz * 1e3,
+  printf("  forward (inference: frozen, Winograd) %6.1f ms  %6.1f GFLOP/s  %6.3f Mpx/s\n", mfz * 1e3,
          fwd_flops / mfz * 1e-9, (double)size * size / mfz * 1e-6);
-  printf("  forward (training)                  %8.1f ms  %6.1f GFLOP/s\n", mf * 1e3, fwd_flops / mf * 1e-9);
-  printf("  forward + backward                  %8.1f ms  %6.1f GFLOP/s\n", mb * 1e3, 3 * fwd_flops / mb * 1e-9);
+  printf("  forward (inference: frozen, direct)   %6.1f ms  %6.1f GFLOP/s  %6.3f Mpx/s\n", mfd * 1e3,
+         fwd_flops / mfd * 1e-9, (double)size * size / mfd * 1e-6);
+  printf("  forward (training)                    %6.1f ms  %6.1f GFLOP/s\n", mf * 1e3, fwd_flops / mf * 1e-9);
+  printf("  forward + backward                    %6.1f ms  %6.1f GFLOP/s\n", mb * 1e3, 3 * fwd_flops / mb * 1e-9);
+  printf("  (GFLOP/s: direct-convolution FLOPs over wall time, so Winograd shows above peak)\n");
   free(xin);
   for (int i = 0; i < g.nl; i++) free(g.l[i].w), free(g.l[i].b);
   sscor_arena_free(&a);
