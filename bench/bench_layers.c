@@ -4,7 +4,7 @@
  * generator forward and forward+backward built from the layer API with
  * random weights. Prints tables; medians of --reps runs.
  *
- *   build/kernels/sscor_perf_layers [--size 256] [--ngf 64] [--blocks 9]
+ *   build/bench/bench_layers [--size 256] [--ngf 64] [--blocks 9]
  *                                   [--reps 5] [--threads 2] [--ref]
  *                                   [--ops-only | --generator-only] */
 #include <stdlib.h>
