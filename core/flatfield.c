@@ -1,0 +1,711 @@
+/* Seam-aware flat-field (see flatfield.h for the model). */
+#include "flatfield.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_COVER 8 /* tiles covering one point that we model */
+
+struct sscor_flatfield {
+  sscor_geometry g;
+  int nk;          /* knots per axis */
+  double *ku, *kv; /* knot positions (tile-relative px) */
+  double *f;       /* log F at knots, nk*nk */
+  double *gain;    /* log gain per tile */
+  double dark;
+  /* Bucket index over the frame so S costs O(tiles nearby), not O(all
+     tiles), on slides with thousands of tiles. */
+  double cu0, cv0, cw, chh;
+  int ncu, ncv;
+  int *cell_start, *cell_tiles;
+};
+
+static sscor_status build_index(sscor_flatfield *ff) {
+  const sscor_geometry *g = &ff->g;
+  double umin = 1e30, vmin = 1e30, umax = -1e30, vmax = -1e30, wmax = 1, hmax = 1;
+  for (int i = 0; i < g->n_tiles; i++) {
+    const sscor_tile *t = &g->tiles[i];
+    umin = fmin(umin, t->x);
+    vmin = fmin(vmin, t->y);
+    umax = fmax(umax, t->x + t->w);
+    vmax = fmax(vmax, t->y + t->h);
+    wmax = fmax(wmax, t->w);
+    hmax = fmax(hmax, t->h);
+  }
+  ff->cu0 = umin;
+  ff->cv0 = vmin;
+  ff->cw = wmax;
+  ff->chh = hmax;
+  ff->ncu = (int)ceil((umax - umin) / wmax) + 1;
+  ff->ncv = (int)ceil((vmax - vmin) / hmax) + 1;
+  size_t nc = (size_t)ff->ncu * ff->ncv;
+  ff->cell_start = calloc(nc + 1, sizeof(int));
+  int *fill = calloc(nc, sizeof(int));
+  if (!ff->cell_start || !fill) {
+    free(fill);
+    return sscor_fail(SSCOR_E_NOMEM, "flat-field: out of memory for the tile index");
+  }
+  for (int pass = 0; pass < 2; pass++) {
+    for (int i = 0; i < g->n_tiles; i++) {
+      const sscor_tile *t = &g->tiles[i];
+      int a0 = (int)floor((t->x - umin) / wmax), a1 = (int)floor((t->x + t->w - umin) / wmax);
+      int b0 = (int)floor((t->y - vmin) / hmax), b1 = (int)floor((t->y + t->h - vmin) / hmax);
+      for (int b = b0; b <= b1 && b < ff->ncv; b++)
+        for (int a = a0; a <= a1 && a < ff->ncu; a++) {
+          size_t c = (size_t)b * ff->ncu + a;
+          if (pass == 0) ff->cell_start[c + 1]++;
+          else ff->cell_tiles[ff->cell_start[c] + fill[c]++] = i;
+        }
+    }
+    if (pass == 0) {
+      for (size_t c = 0; c < nc; c++) ff->cell_start[c + 1] += ff->cell_start[c];
+      ff->cell_tiles = malloc(sizeof(int) * (size_t)(ff->cell_start[nc] + 1));
+      if (!ff->cell_tiles) {
+        free(fill);
+        return sscor_fail(SSCOR_E_NOMEM, "flat-field: out of memory for the tile index");
+      }
+    }
+  }
+  free(fill);
+  return SSCOR_OK;
+}
+
+/* Tiles covering frame point (u,v), in tile order (as the geometry lists them). */
+static int tiles_at_frame(const sscor_flatfield *ff, double u, double v, int *idx, int max) {
+  int a = (int)floor((u - ff->cu0) / ff->cw), b = (int)floor((v - ff->cv0) / ff->chh);
+  if (a < 0 || b < 0 || a >= ff->ncu || b >= ff->ncv) return 0;
+  size_t c = (size_t)b * ff->ncu + a;
+  int k = 0;
+  for (int i = ff->cell_start[c]; i < ff->cell_start[c + 1] && k < max; i++) {
+    const sscor_tile *t = &ff->g.tiles[ff->cell_tiles[i]];
+    if (u >= t->x && u < t->x + t->w && v >= t->y && v < t->y + t->h) idx[k++] = ff->cell_tiles[i];
+  }
+  return k;
+}
+
+void sscor_flatfield_params_default(sscor_flatfield_params *p) {
+  memset(p, 0, sizeof *p);
+  p->knots = 13;
+  p->tile_gains = 1;
+  p->dark = -1;
+  p->iterations = 8;
+  p->smooth = 1.0;
+  p->use_interior = 1;
+}
+
+void sscor_flatfield_free(sscor_flatfield *ff) {
+  if (!ff) return;
+  sscor_geometry_free(&ff->g);
+  free(ff->ku);
+  free(ff->kv);
+  free(ff->f);
+  free(ff->gain);
+  free(ff->cell_start);
+  free(ff->cell_tiles);
+  free(ff);
+}
+
+double sscor_flatfield_dark(const sscor_flatfield *ff) { return ff->dark; }
+
+/* Knots dense near the tile edges (where tile shading changes fastest and
+ * where the seam steps pin it down), sparse in the middle: distances
+ * 0, 4, 12, 28, 60, ... from each edge (doubling), then evenly between. */
+static void make_knots(double *k, int n, double len) {
+  int half = n / 2;
+  double d = 0, step = 4;
+  double *side = malloc(sizeof(double) * (size_t)(half + 1));
+  int m = 0;
+  while (m < half && d < len * 0.5 - step * 0.5) {
+    side[m++] = d;
+    d += step;
+    step *= 2;
+  }
+  /* remaining knots evenly between the last edge knot and the centre */
+  double last = m ? side[m - 1] : 0;
+  int rest = half - m;
+  for (int i = 1; i <= rest; i++) side[m++] = last + (len * 0.5 - last) * i / (rest + 1.0);
+  for (int i = 0; i < half; i++) k[i] = side[i];
+  if (n % 2) k[half] = (len - 1) * 0.5;
+  for (int i = 0; i < half; i++) k[n - 1 - i] = (len - 1) - side[i];
+  free(side);
+}
+
+/* Bilinear knot weights at tile coordinate t: index i0 and weight of i0+1. */
+static void knot_locate(const double *k, int n, double t, int *i0, double *w1) {
+  if (t <= k[0]) {
+    *i0 = 0;
+    *w1 = 0;
+    return;
+  }
+  if (t >= k[n - 1]) {
+    *i0 = n - 2;
+    *w1 = 1;
+    return;
+  }
+  int lo = 0, hi = n - 1;
+  while (hi - lo > 1) {
+    int mid = (lo + hi) / 2;
+    if (k[mid] <= t) lo = mid;
+    else hi = mid;
+  }
+  *i0 = lo;
+  *w1 = (t - k[lo]) / (k[lo + 1] - k[lo]);
+}
+
+/* log S at image point (x,y) and, when grad != NULL, its sparse gradient:
+ * up to MAX_COVER*4 knot entries and MAX_COVER gain entries. Returns the
+ * number of gradient entries (0 when no tile covers the point: logS = 0). */
+typedef struct {
+  int idx[MAX_COVER * 5];
+  double val[MAX_COVER * 5];
+  int n;
+} sgrad;
+
+static double log_s(const sscor_flatfield *ff, double x, double y, sgrad *grad) {
+  const sscor_geometry *g = &ff->g;
+  int tiles[MAX_COVER];
+  double u, v;
+  sscor_geometry_to_frame(g, x, y, &u, &v);
+  int nt = tiles_at_frame(ff, u, v, tiles, MAX_COVER);
+  if (grad) grad->n = 0;
+  if (nt == 0) return 0.0;
+  double fk[MAX_COVER], sum = 0;
+  int iu[MAX_COVER], iv[MAX_COVER];
+  double wu[MAX_COVER], wv[MAX_COVER];
+  int nk = ff->nk;
+  for (int i = 0; i < nt; i++) {
+    const sscor_tile *t = &g->tiles[tiles[i]];
+    /* tile sizes may differ (stripes, irregular): knots scale with the tile */
+    double tu = (u - t->x) * (g->tile_w > 0 ? (double)g->tile_w / t->w : 1.0);
+    double tv = (v - t->y) * (g->tile_h > 0 ? (double)g->tile_h / t->h : 1.0);
+    knot_locate(ff->ku, nk, tu, &iu[i], &wu[i]);
+    knot_locate(ff->kv, nk, tv, &iv[i], &wv[i]);
+    const double *f0 = ff->f + (size_t)iv[i] * nk + iu[i], *f1 = f0 + nk;
+    double lf = (1 - wv[i]) * ((1 - wu[i]) * f0[0] + wu[i] * f0[1]) +
+                wv[i] * ((1 - wu[i]) * f1[0] + wu[i] * f1[1]);
+    if (ff->gain) lf += ff->gain[tiles[i]];
+    fk[i] = exp(lf);
+    sum += fk[i];
+  }
+  if (grad) {
+    int n = 0;
+    for (int i = 0; i < nt; i++) {
+      double share = fk[i] / sum;
+      int b = iv[i] * nk + iu[i];
+      double w[4] = {(1 - wv[i]) * (1 - wu[i]), (1 - wv[i]) * wu[i], wv[i] * (1 - wu[i]),
+                     wv[i] * wu[i]};
+      int ix[4] = {b, b + 1, b + nk, b + nk + 1};
+      for (int k = 0; k < 4; k++) {
+        grad->idx[n] = ix[k];
+        grad->val[n++] = share * w[k];
+      }
+      if (ff->gain) {
+        grad->idx[n] = nk * nk + tiles[i];
+        grad->val[n++] = share;
+      }
+    }
+    grad->n = n;
+  }
+  return log(sum / nt);
+}
+
+double sscor_flatfield_gain(const sscor_flatfield *ff, double x, double y) {
+  return exp(log_s(ff, x, y, NULL));
+}
+
+double sscor_flatfield_tile_value(const sscor_flatfield *ff, double u, double v) {
+  int i0, j0;
+  double wu, wv;
+  knot_locate(ff->ku, ff->nk, u, &i0, &wu);
+  knot_locate(ff->kv, ff->nk, v, &j0, &wv);
+  const double *f0 = ff->f + (size_t)j0 * ff->nk + i0, *f1 = f0 + ff->nk;
+  return exp((1 - wv) * ((1 - wu) * f0[0] + wu * f0[1]) + wv * ((1 - wu) * f1[0] + wu * f1[1]));
+}
+
+/* ---- observations ------------------------------------------------------- */
+
+typedef struct {
+  float x1, y1, x2, y2; /* model: logS(p2) - logS(p1) (each averaged over 2 points) */
+  float x1b, y1b, x2b, y2b;
+  float y;              /* observed log ratio */
+  uint8_t seam;         /* 1 = seam band observation */
+} obs;
+
+typedef struct {
+  obs *o;
+  int n, cap;
+} obslist;
+
+static int obs_push(obslist *l, obs o) {
+  if (l->n == l->cap) {
+    int nc = l->cap ? l->cap * 2 : 4096;
+    obs *q = realloc(l->o, (size_t)nc * sizeof *q);
+    if (!q) return -1;
+    l->o = q;
+    l->cap = nc;
+  }
+  l->o[l->n++] = o;
+  return 0;
+}
+
+static int cmp_float(const void *a, const void *b) {
+  float x = *(const float *)a, y = *(const float *)b;
+  return (x > y) - (x < y);
+}
+
+/* Otsu threshold on log intensity of data pixels (as the evaluator does). */
+static double otsu_log(const float *v, int n) {
+  if (n <= 0) return 0;
+  float lo = 1e30f, hi = -1e30f;
+  for (int i = 0; i < n; i++) {
+    float l = logf(v[i]);
+    lo = fminf(lo, l);
+    hi = fmaxf(hi, l);
+  }
+  if (!(hi > lo)) return exp(lo);
+  enum { NB = 256 };
+  double hist[NB] = {0};
+  for (int i = 0; i < n; i++) {
+    int b = (int)((logf(v[i]) - lo) / (hi - lo) * (NB - 1));
+    hist[b]++;
+  }
+  double total = n, sum_all = 0;
+  for (int b = 0; b < NB; b++) sum_all += b * hist[b];
+  double wb = 0, sb = 0, best = -1;
+  int bt = 0;
+  for (int b = 0; b < NB; b++) {
+    wb += hist[b];
+    if (wb == 0 || wb == total) continue;
+    sb += b * hist[b];
+    double mb = sb / wb, mf = (sum_all - sb) / (total - wb);
+    double between = wb * (total - wb) * (mb - mf) * (mb - mf);
+    if (between > best) {
+      best = between;
+      bt = b;
+    }
+  }
+  return exp(lo + (hi - lo) * (bt + 0.5) / (NB - 1));
+}
+
+/* Reads the band of one seam at full resolution and adds its observations. */
+static sscor_status seam_obs(const sscor_geometry *g, const sscor_seam *s, sscor_region_reader rd,
+                             void *user, double dark, double fg, obslist *l, float **buf,
+                             size_t *cap) {
+  /* Bounding box of the seam band (+-4 px across) in image coordinates. */
+  double xs[4], ys[4];
+  double a0 = s->from, a1 = s->to;
+  double c0 = s->pos - 4, c1 = s->pos + 4;
+  for (int i = 0; i < 4; i++) {
+    double along = i & 1 ? a1 : a0, across = i & 2 ? c1 : c0;
+    if (s->vertical) sscor_geometry_to_image(g, across, along, &xs[i], &ys[i]);
+    else sscor_geometry_to_image(g, along, across, &xs[i], &ys[i]);
+  }
+  int bx0 = (int)floor(fmin(fmin(xs[0], xs[1]), fmin(xs[2], xs[3]))) - 1;
+  int by0 = (int)floor(fmin(fmin(ys[0], ys[1]), fmin(ys[2], ys[3]))) - 1;
+  int bx1 = (int)ceil(fmax(fmax(xs[0], xs[1]), fmax(xs[2], xs[3]))) + 2;
+  int by1 = (int)ceil(fmax(fmax(ys[0], ys[1]), fmax(ys[2], ys[3]))) + 2;
+  if (bx0 < 0) bx0 = 0;
+  if (by0 < 0) by0 = 0;
+  if (bx1 > g->width) bx1 = g->width;
+  if (by1 > g->height) by1 = g->height;
+  if (bx1 - bx0 < 2 || by1 - by0 < 2) return SSCOR_OK;
+  int bw = bx1 - bx0, bh = by1 - by0;
+  size_t need = (size_t)bw * bh;
+  if (need > *cap) {
+    float *q = realloc(*buf, need * sizeof *q);
+    if (!q) return sscor_fail(SSCOR_E_NOMEM, "flat-field: out of memory for a seam band");
+    *buf = q;
+    *cap = need;
+  }
+  sscor_status st = rd(user, bx0, by0, bw, bh, *buf);
+  if (st) return st;
+  const float *b = *buf;
+  /* Pixel value at a frame point, nearest neighbour; -1 outside. */
+#define AT(uu, vv, out)                                                        \
+  do {                                                                         \
+    double x_, y_;                                                             \
+    sscor_geometry_to_image(g, (uu), (vv), &x_, &y_);                          \
+    int xi_ = (int)floor(x_) - bx0, yi_ = (int)floor(y_) - by0;                \
+    out = (xi_ < 0 || yi_ < 0 || xi_ >= bw || yi_ >= bh) ? -1.0f               \
+                                                         : b[(size_t)yi_ * bw + xi_]; \
+  } while (0)
+  for (double t = ceil(a0) + 2; t < a1 - 2; t += 2) {
+    /* bands: pixels pos-3, pos-2 (before) and pos+1, pos+2 (after): one pixel
+       left out each side, as in the seam metric */
+    float q[4];
+    double offs[4] = {-2.5, -1.5, 1.5, 2.5};
+    int ok = 1;
+    double pts[4][2];
+    for (int k = 0; k < 4; k++) {
+      double across = s->pos + offs[k];
+      double uu = s->vertical ? across : t + 0.5, vv = s->vertical ? t + 0.5 : across;
+      AT(uu, vv, q[k]);
+      sscor_geometry_to_image(g, uu, vv, &pts[k][0], &pts[k][1]);
+      if (!(q[k] - dark > 0) || q[k] < fg) ok = 0;
+    }
+    if (!ok) continue;
+    obs o;
+    o.x1 = (float)pts[0][0];
+    o.y1 = (float)pts[0][1];
+    o.x1b = (float)pts[1][0];
+    o.y1b = (float)pts[1][1];
+    o.x2 = (float)pts[2][0];
+    o.y2 = (float)pts[2][1];
+    o.x2b = (float)pts[3][0];
+    o.y2b = (float)pts[3][1];
+    o.y = (float)(log(0.5 * (q[2] + q[3]) - dark) - log(0.5 * (q[0] + q[1]) - dark));
+    o.seam = 1;
+    if (obs_push(l, o)) return sscor_fail(SSCOR_E_NOMEM, "flat-field: out of memory");
+  }
+#undef AT
+  return SSCOR_OK;
+}
+
+/* Dense Cholesky solve of A x = b (A symmetric positive definite, n x n). */
+static int cholesky_solve(double *A, double *b, int n) {
+  for (int j = 0; j < n; j++) {
+    double d = A[(size_t)j * n + j];
+    for (int k = 0; k < j; k++) d -= A[(size_t)j * n + k] * A[(size_t)j * n + k];
+    if (d <= 0) return -1;
+    d = sqrt(d);
+    A[(size_t)j * n + j] = d;
+    for (int i = j + 1; i < n; i++) {
+      double s = A[(size_t)i * n + j];
+      for (int k = 0; k < j; k++) s -= A[(size_t)i * n + k] * A[(size_t)j * n + k];
+      A[(size_t)i * n + j] = s / d;
+    }
+  }
+  for (int i = 0; i < n; i++) {
+    double s = b[i];
+    for (int k = 0; k < i; k++) s -= A[(size_t)i * n + k] * b[k];
+    b[i] = s / A[(size_t)i * n + i];
+  }
+  for (int i = n - 1; i >= 0; i--) {
+    double s = b[i];
+    for (int k = i + 1; k < n; k++) s -= A[(size_t)k * n + i] * b[k];
+    b[i] = s / A[(size_t)i * n + i];
+  }
+  return 0;
+}
+
+/* Model prediction and gradient (into dense scratch `gd`, indices in gi) of
+ * one observation. */
+static double predict(const sscor_flatfield *ff, const obs *o, double *gd, int *gi, int *ng,
+                      int *mark) {
+  sgrad s[4];
+  double pts[4][2] = {{o->x1, o->y1}, {o->x1b, o->y1b}, {o->x2, o->y2}, {o->x2b, o->y2b}};
+  double sign[4] = {-0.5, -0.5, 0.5, 0.5};
+  double pred = 0;
+  int n = 0;
+  for (int k = 0; k < 4; k++) {
+    pred += sign[k] * log_s(ff, pts[k][0], pts[k][1], &s[k]);
+    for (int e = 0; e < s[k].n; e++) {
+      int id = s[k].idx[e];
+      if (!mark[id]) {
+        mark[id] = 1;
+        gd[id] = 0;
+        gi[n++] = id;
+      }
+      gd[id] += sign[k] * s[k].val[e];
+    }
+  }
+  for (int e = 0; e < n; e++) mark[gi[e]] = 0;
+  *ng = n;
+  return pred;
+}
+
+sscor_status sscor_flatfield_estimate(const sscor_geometry *g, const sscor_image *coarse,
+                                      int scale, sscor_region_reader reader, void *reader_user,
+                                      const sscor_flatfield_params *params, sscor_flatfield **out,
+                                      sscor_flatfield_report *report) {
+  sscor_flatfield_params def;
+  sscor_flatfield_report rep_local;
+  if (!params) {
+    sscor_flatfield_params_default(&def);
+    params = &def;
+  }
+  if (!report) report = &rep_local;
+  memset(report, 0, sizeof *report);
+  *out = NULL;
+  if (g->n_tiles == 0)
+    return sscor_fail(SSCOR_E_INVALID, "flat-field: the geometry has no tiles (no stripes found?)");
+  if (!coarse || !coarse->data || scale < 1 || coarse->channels != 1 ||
+      coarse->width * scale > g->width || coarse->height * scale > g->height)
+    return sscor_fail(SSCOR_E_INVALID,
+                      "flat-field: the reduced image (%dx%d, scale %d) does not match the %dx%d "
+                      "geometry",
+                      coarse ? coarse->width : 0, coarse ? coarse->height : 0, scale, g->width,
+                      g->height);
+  int nk = params->knots ? params->knots : 13;
+  if (nk < 3 || nk > 31)
+    return sscor_fail(SSCOR_E_INVALID, "flat-field: %d knots per axis is out of range (3..31)", nk);
+  int iters = params->iterations > 0 ? params->iterations : 8;
+  double lam = params->smooth == 0 ? 1.0 : params->smooth < 0 ? 0 : params->smooth;
+
+  sscor_status st = SSCOR_OK;
+  sscor_flatfield *ff = calloc(1, sizeof *ff);
+  obslist L = {0};
+  float *vals = NULL, *band = NULL;
+  size_t band_cap = 0;
+  sscor_seam *seams = NULL;
+  int nseams = 0;
+  double *A = NULL, *rhs = NULL, *gd = NULL, *res = NULL;
+  int *gi = NULL, *mark = NULL;
+  if (!ff) return sscor_fail(SSCOR_E_NOMEM, "flat-field: out of memory");
+  if ((st = sscor_geometry_copy(g, &ff->g))) goto fail;
+  if ((st = build_index(ff))) goto fail;
+  ff->nk = nk;
+  ff->ku = malloc(sizeof(double) * nk);
+  ff->kv = malloc(sizeof(double) * nk);
+  ff->f = calloc((size_t)nk * nk, sizeof(double));
+  if (params->tile_gains) ff->gain = calloc((size_t)g->n_tiles, sizeof(double));
+  if (!ff->ku || !ff->kv || !ff->f || (params->tile_gains && !ff->gain)) goto nomem;
+  {
+    int tw = g->tile_w > 0 ? g->tile_w : g->tiles[0].w, th = g->tile_h > 0 ? g->tile_h : g->tiles[0].h;
+    make_knots(ff->ku, nk, tw);
+    make_knots(ff->kv, nk, th);
+  }
+
+  /* Dark offset and foreground from the reduced image's data pixels. */
+  size_t npx = (size_t)coarse->width * coarse->height;
+  vals = malloc(npx * sizeof *vals);
+  if (!vals) goto nomem;
+  int nv = 0;
+  for (int y = 0; y < coarse->height; y++) {
+    const float *row = sscor_image_row(coarse, y);
+    for (int x = 0; x < coarse->width; x++)
+      if (row[x] > 0 && isfinite(row[x])) vals[nv++] = row[x];
+  }
+  if (nv < 16) {
+    st = sscor_fail(SSCOR_E_INVALID, "flat-field: the image holds no data (all zero)");
+    goto fail;
+  }
+  double dark = params->dark;
+  if (dark < 0) {
+    /* The darkest data is camera offset plus faint background: take half of
+       its 0.1 percentile, which stays below the offset for any sane image. */
+    float *tmp = malloc((size_t)nv * sizeof *tmp);
+    if (!tmp) goto nomem;
+    memcpy(tmp, vals, (size_t)nv * sizeof *tmp);
+    qsort(tmp, (size_t)nv, sizeof *tmp, cmp_float);
+    dark = 0.5 * tmp[nv / 1000];
+    free(tmp);
+  }
+  double fg = params->foreground > 0 ? params->foreground : otsu_log(vals, nv);
+  ff->dark = dark;
+  report->dark = dark;
+  report->foreground = fg;
+
+  /* Observations. */
+  if ((st = sscor_geometry_seams(g, &seams, &nseams))) goto fail;
+  if (reader)
+    for (int i = 0; i < nseams; i++)
+      if ((st = seam_obs(g, &seams[i], reader, reader_user, dark, fg, &L, &band, &band_cap)))
+        goto fail;
+  report->seam_obs = L.n;
+  if (params->use_interior) {
+    /* Block differences in x and y at lag 2 blocks, blocks clear of seams. */
+    double clear = 2.0 * scale + 2;
+    for (int y = 0; y + 2 < coarse->height; y += 1)
+      for (int x = 0; x + 2 < coarse->width; x += 1) {
+        if ((x + y) & 1) continue; /* half the blocks are plenty */
+        float c0 = ((const float *)sscor_image_row(coarse, y))[x];
+        if (!(c0 >= fg) || !(c0 - dark > 0)) continue;
+        double px = (x + 0.5) * scale, py = (y + 0.5) * scale;
+        if (sscor_seam_distance(g, seams, nseams, px, py, NULL) < clear) continue;
+        for (int dir = 0; dir < 2; dir++) {
+          int x2 = dir ? x : x + 2, y2 = dir ? y + 2 : y;
+          float c1 = ((const float *)sscor_image_row(coarse, y2))[x2];
+          if (!(c1 >= fg) || !(c1 - dark > 0)) continue;
+          double qx = (x2 + 0.5) * scale, qy = (y2 + 0.5) * scale;
+          if (sscor_seam_distance(g, seams, nseams, qx, qy, NULL) < clear) continue;
+          /* both ends inside the same tiles: seams between them would be
+             crossed (a lag of 2 blocks can jump a thin overlap band) */
+          int ta[MAX_COVER], tb[MAX_COVER];
+          int na = sscor_geometry_tiles_at(g, px, py, ta, MAX_COVER);
+          int nb = sscor_geometry_tiles_at(g, qx, qy, tb, MAX_COVER);
+          if (na != nb || na == 0 || memcmp(ta, tb, sizeof(int) * (size_t)na)) continue;
+          obs o = {(float)px, (float)py, (float)qx, (float)qy, (float)px, (float)py,
+                   (float)qx, (float)qy, (float)(log(c1 - dark) - log(c0 - dark)), 0};
+          if (obs_push(&L, o)) goto nomem;
+        }
+      }
+  }
+  report->interior_obs = L.n - report->seam_obs;
+  if (L.n < 50) {
+    st = sscor_fail(SSCOR_E_INVALID,
+                    "flat-field: only %d usable observations (too little foreground above %.4g "
+                    "near the tiles)",
+                    L.n, fg);
+    goto fail;
+  }
+
+  /* Robust Gauss-Newton. */
+  int np = nk * nk + (ff->gain ? g->n_tiles : 0);
+  A = malloc(sizeof(double) * (size_t)np * np);
+  rhs = malloc(sizeof(double) * (size_t)np);
+  gd = calloc((size_t)np, sizeof(double));
+  gi = malloc(sizeof(int) * (size_t)np);
+  mark = calloc((size_t)np, sizeof(int));
+  res = malloc(sizeof(double) * (size_t)L.n);
+  float *absr = malloc(sizeof(float) * (size_t)L.n);
+  if (!A || !rhs || !gd || !gi || !mark || !res || !absr) {
+    free(absr);
+    goto nomem;
+  }
+  for (int it = 0; it <= iters; it++) {
+    /* residuals and robust scales per class */
+    double scale_c[2] = {1, 1};
+    for (int cls = 0; cls < 2; cls++) {
+      int m = 0;
+      for (int i = 0; i < L.n; i++) {
+        if (L.o[i].seam != cls) continue;
+        int ng;
+        double p = predict(ff, &L.o[i], gd, gi, &ng, mark);
+        res[i] = L.o[i].y - p;
+        absr[m++] = (float)fabs(res[i]);
+      }
+      if (m) {
+        qsort(absr, (size_t)m, sizeof *absr, cmp_float);
+        scale_c[cls] = fmax(1.4826 * absr[m / 2], 1e-4);
+        if (cls == 1) {
+          double rms = 0;
+          for (int i = 0; i < m; i++) rms += absr[i] < 3 * scale_c[1] ? (double)absr[i] * absr[i] : 0;
+          if (it == 0) report->seam_rms_before = sqrt(rms / m);
+          report->seam_rms_after = sqrt(rms / m);
+        }
+      }
+    }
+    if (it == iters) break;
+    memset(A, 0, sizeof(double) * (size_t)np * np);
+    memset(rhs, 0, sizeof(double) * (size_t)np);
+    for (int i = 0; i < L.n; i++) {
+      int ng;
+      predict(ff, &L.o[i], gd, gi, &ng, mark);
+      double c = 2.385 * scale_c[L.o[i].seam], r = res[i] / c;
+      double w = 1.0 / (1.0 + r * r); /* Cauchy */
+      for (int a = 0; a < ng; a++) {
+        int ia = gi[a];
+        double wa = w * gd[ia];
+        rhs[ia] += wa * res[i];
+        for (int b = 0; b < ng; b++) A[(size_t)ia * np + gi[b]] += wa * gd[gi[b]];
+      }
+    }
+    /* Smoothness prior: second differences of log F along both knot axes,
+       scaled by the data weight so lam means the same at any image size. */
+    double dw = 0;
+    for (int i = 0; i < np; i++) dw += A[(size_t)i * np + i];
+    dw = dw / np * 1e-3 * lam;
+    for (int axis = 0; axis < 2 && lam > 0; axis++)
+      for (int j = 0; j < nk; j++)
+        for (int i = 1; i + 1 < nk; i++) {
+          int id[3], st2 = axis ? nk : 1;
+          int base = axis ? j + i * nk : j * nk + i;
+          id[0] = base - st2;
+          id[1] = base;
+          id[2] = base + st2;
+          double c[3] = {1, -2, 1}, dv = 0;
+          for (int k = 0; k < 3; k++) dv += c[k] * ff->f[id[k]];
+          for (int a = 0; a < 3; a++) {
+            rhs[id[a]] -= dw * c[a] * dv;
+            for (int b = 0; b < 3; b++) A[(size_t)id[a] * np + id[b]] += dw * c[a] * c[b];
+          }
+        }
+    /* Gauge: the mean of log F and of the log gains is fixed (zero). */
+    {
+      double gw = dw + 1e-9;
+      double mf = 0;
+      for (int i = 0; i < nk * nk; i++) mf += ff->f[i];
+      for (int a = 0; a < nk * nk; a++) {
+        rhs[a] -= gw * mf;
+        for (int b = 0; b < nk * nk; b++) A[(size_t)a * np + b] += gw;
+      }
+      if (ff->gain) {
+        double mg = 0;
+        int o0 = nk * nk;
+        for (int i = 0; i < g->n_tiles; i++) mg += ff->gain[i];
+        for (int a = 0; a < g->n_tiles; a++) {
+          rhs[o0 + a] -= gw * mg + 0.1 * dw * ff->gain[a];
+          A[(size_t)(o0 + a) * np + o0 + a] += 0.1 * dw;
+          for (int b = 0; b < g->n_tiles; b++) A[(size_t)(o0 + a) * np + o0 + b] += gw;
+        }
+      }
+    }
+    for (int i = 0; i < np; i++) A[(size_t)i * np + i] += 1e-9 + 1e-6 * A[(size_t)i * np + i];
+    if (cholesky_solve(A, rhs, np)) {
+      free(absr);
+      st = sscor_fail(SSCOR_E_INTERNAL, "flat-field: the normal equations are singular");
+      goto fail;
+    }
+    for (int i = 0; i < nk * nk; i++) ff->f[i] += rhs[i];
+    if (ff->gain)
+      for (int i = 0; i < g->n_tiles; i++) ff->gain[i] += rhs[nk * nk + i];
+  }
+  free(absr);
+
+  /* Keep the overall level: median of S over foreground blocks = 1. */
+  {
+    int m = 0;
+    for (int y = 0; y < coarse->height; y += 2)
+      for (int x = 0; x < coarse->width; x += 2) {
+        float c0 = ((const float *)sscor_image_row(coarse, y))[x];
+        if (c0 >= fg) vals[m++] = (float)log_s(ff, (x + 0.5) * scale, (y + 0.5) * scale, NULL);
+      }
+    if (m) {
+      qsort(vals, (size_t)m, sizeof *vals, cmp_float);
+      double med = vals[m / 2];
+      for (int i = 0; i < nk * nk; i++) ff->f[i] -= med;
+    }
+    double lo = 1e30, hi = -1e30;
+    for (int j = 0; j < nk; j++)
+      for (int i = 0; i < nk; i++) {
+        double v = sscor_flatfield_tile_value(ff, ff->ku[i], ff->kv[j]);
+        lo = fmin(lo, v);
+        hi = fmax(hi, v);
+      }
+    report->min_gain = lo;
+    report->max_gain = hi;
+  }
+  *out = ff;
+  goto cleanup;
+nomem:
+  st = sscor_fail(SSCOR_E_NOMEM, "flat-field: out of memory");
+fail:
+  sscor_flatfield_free(ff);
+cleanup:
+  free(L.o);
+  free(vals);
+  free(band);
+  free(seams);
+  free(A);
+  free(rhs);
+  free(gd);
+  free(gi);
+  free(mark);
+  free(res);
+  return st;
+}
+
+sscor_status sscor_flatfield_apply(const sscor_flatfield *ff, sscor_image *region, int x0, int y0) {
+  if (!region || !region->data)
+    return sscor_fail(SSCOR_E_INVALID, "flat-field: no image to correct");
+  if (x0 < 0 || y0 < 0 || x0 + region->width > ff->g.width || y0 + region->height > ff->g.height)
+    return sscor_fail(SSCOR_E_INVALID,
+                      "flat-field: region %d,%d %dx%d does not lie in the %dx%d image", x0, y0,
+                      region->width, region->height, ff->g.width, ff->g.height);
+  double dark = ff->dark;
+  for (int y = 0; y < region->height; y++)
+    for (int x = 0; x < region->width; x++) {
+      double s = exp(log_s(ff, x0 + x + 0.5, y0 + y + 0.5, NULL));
+      for (int c = 0; c < region->channels; c++) {
+        float v = sscor_image_get(region, x, y, c);
+        if (v == 0.0f) continue; /* no data stays no data */
+        double o = dark + (v - dark) / s;
+        if (region->type != SSCOR_F32 && v > dark && o < 1) o = 1; /* never turn data into no-data */
+        sscor_image_set(region, x, y, c, (float)o);
+      }
+    }
+  return SSCOR_OK;
+}
