@@ -28,6 +28,7 @@ typedef struct {
   int redo;
   int threads;
   int tile; /* tile side of the stream */
+  sscor_flatfield_params flat;
 } opts_t;
 
 static double now_s(void) {
@@ -156,6 +157,7 @@ static int do_train(const char *cmd, const char *in, const char *model_path, con
   sscor_analyse_params_default(&ap);
   ap.scale = o->scale;
   ap.geometry_file = o->geometry;
+  ap.flat = o->flat;
   sscor_geometry g;
   sscor_flatfield *ff;
   sscor_analyse_report rep;
@@ -240,7 +242,12 @@ static const char *USAGE_TRAIN =
     "seam-aware flat-field (gain field smooth within tiles, jumping at seams).\n"
     "  -g, --geometry FILE  use this geometry instead of detecting it\n"
     "  --save-geometry FILE write the geometry used\n"
-    "  --scale N            reduction of the coarse analysis image (default: auto)\n";
+    "  --scale N            reduction of the coarse analysis image (default: auto)\n"
+    "flat-field options (train, correct, batch):\n"
+    "  --knots N            knots per tile axis, 5..31 (13)\n"
+    "  --no-gains           no per-tile exposure gains\n"
+    "  --dark D|auto        dark offset in image units (auto: from the darkest data)\n"
+    "  --no-interior        fit seam steps only, not the blocks inside tiles\n";
 static const char *USAGE_APPLY =
     "usage: sscor apply [options] -m MODEL.sscor IN OUT.tif\n"
     "Corrects IN with a model and writes a pyramidal tiled TIFF, through the pipeline\n"
@@ -256,18 +263,31 @@ static const char *USAGE_CORRECT =
     "  --save-geometry FILE write the geometry used\n"
     "  -m, --model FILE     keep the model in FILE (default: a temporary file)\n"
     "  --scale N  --tile N  --threads N   as for train/apply\n"
-    "  -q, --quiet          no progress output\n";
+    "  -q, --quiet          no progress output\n"
+    "flat-field options (train, correct, batch):\n"
+    "  --knots N            knots per tile axis, 5..31 (13)\n"
+    "  --no-gains           no per-tile exposure gains\n"
+    "  --dark D|auto        dark offset in image units (auto: from the darkest data)\n"
+    "  --no-interior        fit seam steps only, not the blocks inside tiles\n";
 static const char *USAGE_BATCH =
     "usage: sscor batch [options] OUTDIR IN...\n"
     "Runs 'sscor correct' on every IN, writing OUTDIR/NAME.tif; finished outputs are\n"
     "skipped unless --redo. Exit 1 when any file failed (the others are still done).\n"
     "  --redo               redo outputs that already exist\n"
-    "  --scale N  --tile N  --threads N  -q   as for correct\n";
+    "  --scale N  --tile N  --threads N  -q   as for correct\n"
+    "flat-field options (train, correct, batch):\n"
+    "  --knots N            knots per tile axis, 5..31 (13)\n"
+    "  --no-gains           no per-tile exposure gains\n"
+    "  --dark D|auto        dark offset in image units (auto: from the darkest data)\n"
+    "  --no-interior        fit seam steps only, not the blocks inside tiles\n";
 
 /* Parses the shared options; returns the index of the first operand or -1. */
 static int parse(const char *cmd, const char *usage, int argc, char **argv, opts_t *o, int *rc) {
   memset(o, 0, sizeof *o);
+  sscor_flatfield_params_default(&o->flat);
   static const struct option lo[] = {
+      {"knots", required_argument, 0, 'K'},    {"no-gains", no_argument, 0, 'N'},
+      {"dark", required_argument, 0, 'D'},     {"no-interior", no_argument, 0, 'I'},
       {"geometry", required_argument, 0, 'g'}, {"save-geometry", required_argument, 0, 'G'},
       {"model", required_argument, 0, 'm'},    {"output", required_argument, 0, 'o'},
       {"scale", required_argument, 0, 's'},    {"tile", required_argument, 0, 't'},
@@ -285,6 +305,25 @@ static int parse(const char *cmd, const char *usage, int argc, char **argv, opts
     case 'o': o->save_geom = optarg; break;
     case 'm': o->model = optarg; break;
     case 'q': o->quiet = 1; break;
+    case 'N': o->flat.tile_gains = 0; break;
+    case 'I': o->flat.use_interior = 0; break;
+    case 'K':
+      if (sscor_cli_int(optarg, 5, 31, &v)) {
+        *rc = sscor_cli_usage_error(cmd, "--knots '%s' is not an integer in 5..31", optarg);
+        return -1;
+      }
+      o->flat.knots = (int)v;
+      break;
+    case 'D': {
+      double d;
+      if (!strcmp(optarg, "auto")) d = -1;
+      else if (sscor_cli_double(optarg, 0, 1e30, &d)) {
+        *rc = sscor_cli_usage_error(cmd, "--dark '%s' is not 'auto' or a value >= 0", optarg);
+        return -1;
+      }
+      o->flat.dark = d;
+      break;
+    }
     case 'r': o->redo = 1; break;
     case 's':
       if (sscor_cli_int(optarg, 1, 256, &v)) {
