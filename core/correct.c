@@ -441,3 +441,128 @@ done:
   sscor_slide_close(rd.s);
   return st;
 }
+
+/* ---- learned refinement ------------------------------------------------- */
+
+#include "sampling.h"
+#include "trainer.h"
+
+void sscor_refine_params_default(sscor_refine_params *p) {
+  memset(p, 0, sizeof *p);
+  p->preset = "cpu";
+  p->seed = 1;
+  p->flatfield_first = 1;
+}
+
+typedef struct {
+  sscor_refine_progress_fn cb;
+  void *user;
+  double budget;
+} refine_cb;
+
+static int refine_progress(const sscor_train_progress *pr, void *user) {
+  refine_cb *r = user;
+  if (r->cb && r->cb(pr, r->user)) return 1;
+  return r->budget > 0 && pr->elapsed_s >= r->budget;
+}
+
+sscor_status sscor_refine_train(const char *path, const sscor_geometry *g, const sscor_flatfield *ff,
+                                const sscor_image *coarse, int scale, double fg,
+                                const sscor_refine_params *p, sscor_refine_progress_fn cb, void *user,
+                                sscor_model *m, int *n_pairs) {
+  sscor_train_config cfg;
+  sscor_status st;
+  *n_pairs = 0;
+  sscor_slide *s = NULL;
+  sscor_pair *pairs = NULL;
+  sscor_image *patches = NULL;
+  float *px = NULL, *py = NULL;
+  sscor_trainer *t = NULL;
+  int n = 0, C = m->channels;
+  if ((st = sscor_train_preset(p->preset ? p->preset : "cpu", C, &cfg))) return st;
+  if (p->epochs > 0) {
+    cfg.epochs = (p->epochs + 1) / 2;
+    cfg.epochs_decay = p->epochs / 2;
+  }
+  cfg.seed = p->seed;
+  if (p->threads > 0) sscor_kernels_set_threads(p->threads);
+  int P = cfg.patch;
+  sscor_sample_params sp;
+  sscor_sample_params_default(&sp);
+  sp.patch = P;
+  sp.seed = p->seed;
+  sp.max_pairs = p->max_pairs > 0 ? p->max_pairs : 2000;
+  sp.fg_threshold = fg;
+  if ((st = sscor_sample_pairs(g, coarse, scale, &sp, &pairs, &n))) return st;
+  if (n < 8) {
+    free(pairs);
+    return sscor_fail(SSCOR_E_INVALID, "%s: too few training pairs (%d; need 8): too little tissue along the seams",
+                      path, n);
+  }
+  if ((st = sscor_slide_open(path, &s))) goto done;
+  const sscor_slide_info *info = sscor_slide_get_info(s);
+  if ((info->channels == 4 ? 3 : info->channels) != C) {
+    st = sscor_fail(SSCOR_E_INVALID, "%s: %d channels, the model has %d", path, info->channels, C);
+    goto done;
+  }
+  patches = calloc((size_t)2 * n, sizeof *patches);
+  if (!patches) {
+    st = sscor_fail(SSCOR_E_NOMEM, "out of memory for %d pairs", n);
+    goto done;
+  }
+  /* cut both patches of every pair at full resolution */
+  sscor_image raw = {0};
+  if ((st = sscor_image_alloc(&raw, P, P, info->channels, info->type))) goto done;
+  for (int i = 0; i < 2 * n && !st; i++) {
+    int x = i % 2 ? pairs[i / 2].nx : pairs[i / 2].ax, y = i % 2 ? pairs[i / 2].ny : pairs[i / 2].ay;
+    if ((st = sscor_slide_read_region(s, 0, x, y, P, P, raw.data, raw.stride))) break;
+    if ((st = sscor_image_alloc(&patches[i], P, P, C, SSCOR_F32))) break;
+    for (int yy = 0; yy < P; yy++)
+      for (int xx = 0; xx < P; xx++)
+        for (int c = 0; c < C; c++) sscor_image_set(&patches[i], xx, yy, c, sscor_image_get(&raw, xx, yy, c));
+    if (p->flatfield_first && ff) st = sscor_flatfield_apply(ff, &patches[i], x, y);
+  }
+  sscor_image_free(&raw);
+  if (st) goto done;
+  sscor_intensity_scale sc;
+  if ((st = sscor_intensity_scale_from_patches(patches, 2 * n, 0.5, 99.5, 1, &sc))) goto done;
+  for (int c = 0; c < C; c++) {
+    m->low[c] = sc.lo[c];
+    m->high[c] = sc.hi[c];
+  }
+  size_t per = (size_t)C * P * P;
+  px = malloc(per * n * sizeof(float));
+  py = malloc(per * n * sizeof(float));
+  if (!px || !py) {
+    st = sscor_fail(SSCOR_E_NOMEM, "out of memory for %d pairs", n);
+    goto done;
+  }
+  for (int i = 0; i < 2 * n; i++) {
+    float *dst = (i % 2 ? py : px) + per * (i / 2);
+    for (int c = 0; c < C; c++)
+      for (int yy = 0; yy < P; yy++)
+        for (int xx = 0; xx < P; xx++)
+          dst[((size_t)c * P + yy) * P + xx] = sscor_intensity_to_unit(&sc, c, sscor_image_get(&patches[i], xx, yy, c));
+  }
+  sscor_pairs tp = {px, py, n, C, P};
+  if ((st = sscor_trainer_create(&cfg, &tp, &t))) goto done;
+  refine_cb rc = {cb, user, p->budget_s};
+  if ((st = sscor_trainer_run(t, refine_progress, &rc))) goto done;
+  sscor_net *gc = sscor_trainer_corrector(t), *copy;
+  if ((st = sscor_net_create(&gc->cfg, &copy))) goto done;
+  memcpy(copy->params, gc->params, sizeof(float) * gc->n_params);
+  sscor_net_destroy(m->corrector);
+  m->corrector = copy;
+  m->patch = P;
+  snprintf(m->preset, sizeof m->preset, "%s", p->preset ? p->preset : "cpu");
+  *n_pairs = n;
+done:
+  sscor_trainer_destroy(t);
+  free(px);
+  free(py);
+  for (int i = 0; patches && i < 2 * n; i++) sscor_image_free(&patches[i]);
+  free(patches);
+  free(pairs);
+  if (s) sscor_slide_close(s);
+  return st;
+}

@@ -87,3 +87,32 @@ sscor_status sscor_analyse_slide(const char *path, const sscor_analyse_params *p
                                  sscor_analyse_report *report);
 
 #endif
+
+/* ---- learned refinement ------------------------------------------------- */
+
+typedef struct {
+  const char *preset;  /* trainer preset ("cpu" default, "paper") */
+  int epochs;          /* 0 = the preset's (constant + decay split in half) */
+  double budget_s;     /* stop training after this many seconds (0 = none) */
+  int max_pairs;       /* cap on sampled pairs (0 = 2000) */
+  uint64_t seed;
+  int threads;         /* 0 = kernels' default */
+  int flatfield_first; /* 1: pairs are cut from the flat-fielded image (refinement);
+                          0: from the raw image (the plain CycleGAN) */
+} sscor_refine_params;
+
+void sscor_refine_params_default(sscor_refine_params *p);
+
+/* Progress of sscor_refine_train: forwarded trainer progress. */
+typedef int (*sscor_refine_progress_fn)(const sscor_train_progress *p, void *user);
+
+/* Samples seam/normal pairs of the slide at `path` for geometry g (coarse:
+ * the analysis image reduced by `scale`, for the foreground test with
+ * threshold fg), cuts them at full resolution (through ff when
+ * flatfield_first), sets m's intensity scaling from robust percentiles of the
+ * patches (0.5 / 99.5, joint over channels), trains G_C and stores it in m
+ * (m->corrector, m->patch, m->preset). Fails with "too few pairs" below 8. */
+sscor_status sscor_refine_train(const char *path, const sscor_geometry *g, const sscor_flatfield *ff,
+                                const sscor_image *coarse, int scale, double fg,
+                                const sscor_refine_params *p, sscor_refine_progress_fn cb, void *user,
+                                sscor_model *m, int *n_pairs);

@@ -29,6 +29,10 @@ typedef struct {
   int threads;
   int tile; /* tile side of the stream */
   sscor_flatfield_params flat;
+  int learn;          /* 1: learned G_C refinement after the flat-field; 2: G_C alone (plain CycleGAN) */
+  const char *preset; /* trainer preset */
+  int epochs;
+  double budget;      /* training seconds */
 } opts_t;
 
 static double now_s(void) {
@@ -151,6 +155,20 @@ static int run_pipeline(const char *cmd, const char *text, const opts_t *o) {
 
 /* ---- stages ------------------------------------------------------------- */
 
+static int train_progress(const sscor_train_progress *p, void *user) {
+  const opts_t *o = user;
+  static double last;
+  if (o->quiet) return 0;
+  if (p->step == 1 || p->elapsed_s - last >= 10 || p->step == p->steps) {
+    last = p->elapsed_s;
+    fprintf(stderr, "train: epoch %d/%d iteration %d/%d  G %.3f (cycle %.3f, identity %.3f)  D %.3f  %.0f s, ETA %.0f s\n",
+            p->epoch + 1, p->epochs, p->iter, p->iters, p->epoch_mean.g_total,
+            p->epoch_mean.cycle_x + p->epoch_mean.cycle_y, p->epoch_mean.idt_c + p->epoch_mean.idt_s,
+            p->epoch_mean.d_x + p->epoch_mean.d_y, p->elapsed_s, p->eta_s);
+  }
+  return 0;
+}
+
 /* Analyses IN and writes a flat-field model to model_path. */
 static int do_train(const char *cmd, const char *in, const char *model_path, const opts_t *o) {
   sscor_analyse_params ap;
@@ -163,7 +181,8 @@ static int do_train(const char *cmd, const char *in, const char *model_path, con
   sscor_analyse_report rep;
   double t0 = now_s();
   if (!o->quiet) fprintf(stderr, "analyse: %s\n", in);
-  if (sscor_analyse_slide(in, &ap, &g, &ff, NULL, &rep)) return sscor_cli_fail(cmd);
+  sscor_image coarse = {0};
+  if (sscor_analyse_slide(in, &ap, &g, &ff, &coarse, &rep)) return sscor_cli_fail(cmd);
   if (!o->quiet) {
     fprintf(stderr, "geometry: %s\n", rep.detect.summary);
     fprintf(stderr,
@@ -189,9 +208,31 @@ static int do_train(const char *cmd, const char *in, const char *model_path, con
       m.high[c] = sscor_sample_max(info->type) < 1e30f ? sscor_sample_max(info->type) : 1.0f;
     }
     snprintf(m.preset, sizeof m.preset, "flatfield");
-    if (sscor_model_set_flatfield(&m, &g, ff) || sscor_model_save(&m, model_path)) rc = sscor_cli_fail(cmd);
-    else if (!o->quiet) fprintf(stderr, "model: %s\n", model_path);
+    if (sscor_model_set_flatfield(&m, &g, o->learn == 2 ? NULL : ff)) rc = sscor_cli_fail(cmd);
+    if (!rc && o->learn == 2) { /* the plain CycleGAN: no flat-field, no geometry */
+      free(m.geometry);
+      m.geometry = NULL;
+    }
+    if (!rc && o->learn) {
+      sscor_refine_params rp;
+      sscor_refine_params_default(&rp);
+      if (o->preset) rp.preset = o->preset;
+      rp.epochs = o->epochs;
+      rp.budget_s = o->budget;
+      rp.threads = o->threads;
+      rp.flatfield_first = o->learn == 1;
+      int np;
+      double t1 = now_s();
+      if (sscor_refine_train(in, &g, ff, &coarse, rep.scale, rep.flat.foreground, &rp, train_progress,
+                             (void *)o, &m, &np))
+        rc = sscor_cli_fail(cmd);
+      else if (!o->quiet)
+        fprintf(stderr, "train: %d pairs, preset %s, %.0f s\n", np, rp.preset, now_s() - t1);
+    }
+    if (!rc && sscor_model_save(&m, model_path)) rc = sscor_cli_fail(cmd);
+    else if (!rc && !o->quiet) fprintf(stderr, "model: %s\n", model_path);
   }
+  sscor_image_free(&coarse);
   if (s) sscor_slide_close(s);
   sscor_model_clear(&m);
   sscor_flatfield_free(ff);
@@ -243,6 +284,12 @@ static const char *USAGE_TRAIN =
     "  -g, --geometry FILE  use this geometry instead of detecting it\n"
     "  --save-geometry FILE write the geometry used\n"
     "  --scale N            reduction of the coarse analysis image (default: auto)\n"
+    "learned refinement (train, correct, batch; off by default, see README):\n"
+    "  --learn              train G_C on seam/normal pairs of the flat-fielded image\n"
+    "  --plain-cyclegan     train G_C on the raw image, no flat-field (the reference's way)\n"
+    "  --preset cpu|paper   trainer preset (cpu; paper is meant for a GPU)\n"
+    "  --epochs N           epochs (default: the preset's)\n"
+    "  --budget SECONDS     stop training after this long\n"
     "flat-field options (train, correct, batch):\n"
     "  --knots N            knots per tile axis, 5..31 (13)\n"
     "  --no-gains           no per-tile exposure gains\n"
@@ -264,6 +311,12 @@ static const char *USAGE_CORRECT =
     "  -m, --model FILE     keep the model in FILE (default: a temporary file)\n"
     "  --scale N  --tile N  --threads N   as for train/apply\n"
     "  -q, --quiet          no progress output\n"
+    "learned refinement (train, correct, batch; off by default, see README):\n"
+    "  --learn              train G_C on seam/normal pairs of the flat-fielded image\n"
+    "  --plain-cyclegan     train G_C on the raw image, no flat-field (the reference's way)\n"
+    "  --preset cpu|paper   trainer preset (cpu; paper is meant for a GPU)\n"
+    "  --epochs N           epochs (default: the preset's)\n"
+    "  --budget SECONDS     stop training after this long\n"
     "flat-field options (train, correct, batch):\n"
     "  --knots N            knots per tile axis, 5..31 (13)\n"
     "  --no-gains           no per-tile exposure gains\n"
@@ -275,6 +328,12 @@ static const char *USAGE_BATCH =
     "skipped unless --redo. Exit 1 when any file failed (the others are still done).\n"
     "  --redo               redo outputs that already exist\n"
     "  --scale N  --tile N  --threads N  -q   as for correct\n"
+    "learned refinement (train, correct, batch; off by default, see README):\n"
+    "  --learn              train G_C on seam/normal pairs of the flat-fielded image\n"
+    "  --plain-cyclegan     train G_C on the raw image, no flat-field (the reference's way)\n"
+    "  --preset cpu|paper   trainer preset (cpu; paper is meant for a GPU)\n"
+    "  --epochs N           epochs (default: the preset's)\n"
+    "  --budget SECONDS     stop training after this long\n"
     "flat-field options (train, correct, batch):\n"
     "  --knots N            knots per tile axis, 5..31 (13)\n"
     "  --no-gains           no per-tile exposure gains\n"
@@ -288,6 +347,9 @@ static int parse(const char *cmd, const char *usage, int argc, char **argv, opts
   static const struct option lo[] = {
       {"knots", required_argument, 0, 'K'},    {"no-gains", no_argument, 0, 'N'},
       {"dark", required_argument, 0, 'D'},     {"no-interior", no_argument, 0, 'I'},
+      {"learn", no_argument, 0, 'L'},          {"plain-cyclegan", no_argument, 0, 'C'},
+      {"preset", required_argument, 0, 'P'},   {"epochs", required_argument, 0, 'E'},
+      {"budget", required_argument, 0, 'B'},
       {"geometry", required_argument, 0, 'g'}, {"save-geometry", required_argument, 0, 'G'},
       {"model", required_argument, 0, 'm'},    {"output", required_argument, 0, 'o'},
       {"scale", required_argument, 0, 's'},    {"tile", required_argument, 0, 't'},
@@ -306,6 +368,31 @@ static int parse(const char *cmd, const char *usage, int argc, char **argv, opts
     case 'm': o->model = optarg; break;
     case 'q': o->quiet = 1; break;
     case 'N': o->flat.tile_gains = 0; break;
+    case 'L': o->learn = 1; break;
+    case 'C': o->learn = 2; break;
+    case 'P':
+      if (strcmp(optarg, "cpu") && strcmp(optarg, "paper")) {
+        *rc = sscor_cli_usage_error(cmd, "--preset '%s': known presets are cpu and paper", optarg);
+        return -1;
+      }
+      o->preset = optarg;
+      break;
+    case 'E':
+      if (sscor_cli_int(optarg, 1, 10000, &v)) {
+        *rc = sscor_cli_usage_error(cmd, "--epochs '%s' is not an integer in 1..10000", optarg);
+        return -1;
+      }
+      o->epochs = (int)v;
+      break;
+    case 'B': {
+      double d;
+      if (sscor_cli_double(optarg, 1, 1e7, &d)) {
+        *rc = sscor_cli_usage_error(cmd, "--budget '%s' is not a number of seconds >= 1", optarg);
+        return -1;
+      }
+      o->budget = d;
+      break;
+    }
     case 'I': o->flat.use_interior = 0; break;
     case 'K':
       if (sscor_cli_int(optarg, 5, 31, &v)) {
