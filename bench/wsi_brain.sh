@@ -2,7 +2,7 @@
 # End-to-end `sscor correct` on wsi_brain/stitched.tif: detection accuracy,
 # seam ratio, fidelity, texture contrast, tissue/background ratio, time;
 # before/after PNGs. tile_positions.txt is read here for measuring only.
-#   bash bench/wsi_brain.sh [build-dir] [out-dir]
+#   bash bench/wsi_brain.sh [build-dir] [out-dir]      (LEARN=1 adds the learned variants)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -28,23 +28,28 @@ variants=(
   "flat-field, no tile gains|--no-gains"
   "flat-field, seams only|--no-interior"
 )
+# learned variants take minutes: LEARN=1 adds them (training budget BUDGET s, default 120)
+if [ "${LEARN:-0}" = 1 ]; then
+  variants+=("flat-field + learned G_C|--learn --budget ${BUDGET:-120}"
+    "plain CycleGAN (cpu preset)|--plain-cyclegan --budget ${BUDGET:-120}")
+fi
 printf '%-28s %8s %8s %9s %8s %8s %10s\n' variant seam fid% contrast bg time_s core:seam/fid
 for v in "${variants[@]}"; do
-  name=${v%%|*}; opts=${v#*|}; tag=$(echo "$name" | tr -c 'a-z0-9\n' '_')
+  name=${v%%|*}; opts=${v#*|}; tag=$(echo "$name" | tr -cs 'a-zA-Z0-9\n' '_' | sed 's/_$//')
   t0=$(date +%s.%N)
   # shellcheck disable=SC2086
   "$S" correct $opts --save-geometry "$out/$tag.geom" "$data/stitched.tif" "$out/$tag.tif" 2>"$out/$tag.log"
   t=$(echo "$(date +%s.%N) - $t0" | bc)
   row "$tag" "$out/$tag.tif" "$(printf %.1f "$t")"
 done
-echo "input seam ratio: $(awk '$1=="seam_ratio_input"{print $2}' "$out/flat_field__default_.eval")" \
-  "(core/metrics: $(awk '$1=="seam_ratio"{print $2}' "$out/flat_field__default_.metrics"))"
-echo "detection: $(grep '^geometry:' "$out/flat_field__default_.log")"
-/usr/bin/python3 bench/wsi_detect_eval.py "$out/flat_field__default_.geom" "$data/tile_positions.txt"
+echo "input seam ratio: $(awk '$1=="seam_ratio_input"{print $2}' "$out/flat_field_default.eval")" \
+  "(core/metrics: $(awk '$1=="seam_ratio"{print $2}' "$out/flat_field_default.metrics"))"
+echo "detection: $(grep '^geometry:' "$out/flat_field_default.log")"
+/usr/bin/python3 bench/wsi_detect_eval.py "$out/flat_field_default.geom" "$data/tile_positions.txt"
 echo "command: sscor correct $data/stitched.tif OUT.tif"
 
 # before/after pictures: whole slide reduced, and a full-resolution crop
-/usr/bin/python3 - "$data/stitched.tif" "$out/flat_field__default_.tif" "$out" <<'PY'
+/usr/bin/python3 - "$data/stitched.tif" "$out/flat_field_default.tif" "$out" <<'PY'
 import sys, numpy as np, tifffile
 from skimage import io, transform
 a = tifffile.imread(sys.argv[1]).astype(np.float32)
