@@ -52,6 +52,13 @@ awk -v a="$p0" -v b="$p1" 'BEGIN{exit !(b > a + 0.5)}' && ok "PSNR against the t
 awk -v v="$fid" 'BEGIN{exit !(v < 1.0)}' && ok "fidelity < 1 %" || bad "fidelity $fid %"
 ls "$T" | grep -q "tmp\|model\." && bad "temporary files left" || ok "no temporary files"
 
+# --- learned refinement: trains (budget-capped), reports progress, stores G_C
+expect_rc 0 "train --learn" "$S" train --learn --epochs 1 --budget 2 -g "$T/grid.geom" "$T/syn.tif" "$T/learn.sscor"
+grep -q "^train: epoch 1/1 iteration 1/" "$T/err.txt" && grep -q "pairs, preset cpu" "$T/err.txt" \
+  && ok "training progress lines" || bad "training progress: $(tail -3 "$T/err.txt")"
+[ "$(stat -c %s "$T/learn.sscor")" -gt "$(stat -c %s "$T/syn.sscor")" ] && ok "model holds the network" || bad "no network in the model"
+expect_rc 2 "train --preset bogus" "$S" train --learn --preset bogus "$T/syn.tif" "$T/x.sscor"
+
 # --- the CLI's result equals the printed gst-launch pipeline's
 bash "$EX/correct_slide.sh" "$T/syn.tif" "$T/syn.sscor" "$T/gst_out.tif" && ok "correct_slide.sh" || bad "correct_slide.sh"
 bash "$EX/tiff_to_png.sh" "$T/syn_out.tif" "$T/a.png" && bash "$EX/tiff_to_png.sh" "$T/gst_out.tif" "$T/b.png" \
