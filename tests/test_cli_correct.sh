@@ -38,8 +38,12 @@ expect_err "missing.tif"
 [ ! -e "$T/o.tif" ] && ok "no output on error" || bad "output left after error"
 
 # --- a synthetic tile shading with many tiles: correction reduces it
-"$S" synth -d "tile-uniform:tile=128" -s 2048x1536 --seed 3 "$T/syn.tif" >/dev/null || bad "synth"
-grid 2048 1536 128 "$T/grid.geom"
+# (under the sanitizers a smaller image: too few tiles for the quality
+# thresholds, which the normal build checks)
+W=2048 H=1536
+[ "${SSCOR_SANITIZE:-0}" = 1 ] && W=768 H=512
+"$S" synth -d "tile-uniform:tile=128" -s ${W}x$H --seed 3 "$T/syn.tif" >/dev/null || bad "synth"
+grid $W $H 128 "$T/grid.geom"
 expect_rc 0 "correct with a geometry file" "$S" correct -g "$T/grid.geom" -m "$T/syn.sscor" "$T/syn.tif" "$T/syn_out.tif"
 grep -q "pipeline: gst-launch-1.0 sscorslidesrc" "$T/err.txt" && ok "prints the pipeline" || bad "no pipeline line"
 grep -q "correct: 100%" "$T/err.txt" && ok "plain progress lines off a terminal" || bad "no progress lines"
@@ -47,9 +51,11 @@ grep -q "correct: 100%" "$T/err.txt" && ok "plain progress lines off a terminal"
 tp=$(metric tile_pct 3 "$T/m.txt"); fid=$(metric fidelity_pct 3 "$T/m.txt")
 p0=$(metric psnr 2 "$T/m.txt"); p1=$(metric psnr 3 "$T/m.txt")
 echo "tile shading residual ${tp} % of the input's, fidelity ${fid} %, PSNR $p0 -> $p1"
-awk -v v="$tp" 'BEGIN{exit !(v < 90)}' && ok "tile residual reduced (< 90 %)" || bad "tile residual $tp %"
-awk -v a="$p0" -v b="$p1" 'BEGIN{exit !(b > a + 0.5)}' && ok "PSNR against the truth improved" || bad "PSNR $p0 -> $p1"
-awk -v v="$fid" 'BEGIN{exit !(v < 1.0)}' && ok "fidelity < 1 %" || bad "fidelity $fid %"
+if [ "$W" = 2048 ]; then
+  awk -v v="$tp" 'BEGIN{exit !(v < 90)}' && ok "tile residual reduced (< 90 %)" || bad "tile residual $tp %"
+  awk -v a="$p0" -v b="$p1" 'BEGIN{exit !(b > a + 0.5)}' && ok "PSNR against the truth improved" || bad "PSNR $p0 -> $p1"
+  awk -v v="$fid" 'BEGIN{exit !(v < 1.0)}' && ok "fidelity < 1 %" || bad "fidelity $fid %"
+fi
 ls "$T" | grep -q "tmp\|model\." && bad "temporary files left" || ok "no temporary files"
 
 # --- learned refinement: trains (budget-capped), reports progress, stores G_C
@@ -78,7 +84,7 @@ cmp -s "$T/s8_apply.png" "$T/s8_out.png" && ok "whole-frame PNG == tiled TIFF co
 
 # --- bad input: clear error, non-zero exit, no partial output
 expect_rc 1 "apply: model for another image size" "$S" apply -q -m "$T/syn.sscor" "$T/s8.tif" "$T/bad1.tif"
-expect_err "geometry describes a 2048x1536 image"
+expect_err "geometry describes a ${W}x$H image"
 echo "junk" >"$T/junk.sscor"
 expect_rc 1 "apply: unreadable model" "$S" apply -q -m "$T/junk.sscor" "$T/s8.tif" "$T/bad2.tif"
 expect_err "junk.sscor"
@@ -86,7 +92,7 @@ head -c 1000 "$T/syn.sscor" >"$T/trunc.sscor"
 expect_rc 1 "apply: truncated model" "$S" apply -q -m "$T/trunc.sscor" "$T/syn.tif" "$T/bad3.tif"
 expect_err "trunc.sscor"
 expect_rc 1 "gst-launch: mismatched model" bash "$EX/correct_png.sh" "$T/s8.png" "$T/syn.sscor" "$T/bad4.png"
-printf 'sscor-geometry 1\nimage 2048 1536\ntile 0 zero\n' >"$T/bad.geom"
+printf 'sscor-geometry 1\nimage %d %d\ntile 0 zero\n' $W $H >"$T/bad.geom"
 expect_rc 1 "correct: malformed geometry" "$S" correct -q -g "$T/bad.geom" "$T/syn.tif" "$T/bad5.tif"
 expect_err "bad.geom:3"
 gst-launch-1.0 -q videotestsrc num-buffers=1 pattern=snow ! video/x-raw,format=GRAY8,width=768,height=512 \
