@@ -14,6 +14,8 @@ struct sscor_flatfield {
   double *ku, *kv; /* knot positions (tile-relative px) */
   double *f;       /* log F at knots, nk*nk */
   double *gain;    /* log gain per tile */
+  int has_overlap; /* fit one log factor for pixels seen by 2+ tiles */
+  double overlap;  /* (photobleaching of doubly exposed overlaps, blending) */
   double dark;
   /* Bucket index over the frame so S costs O(tiles nearby), not O(all
      tiles), on slides with thousands of tiles. */
@@ -93,6 +95,7 @@ void sscor_flatfield_params_default(sscor_flatfield_params *p) {
   p->iterations = 8;
   p->smooth = 1.0;
   p->use_interior = 1;
+  p->overlap_factor = 1;
 }
 
 void sscor_flatfield_free(sscor_flatfield *ff) {
@@ -158,8 +161,8 @@ static void knot_locate(const double *k, int n, double t, int *i0, double *w1) {
  * up to MAX_COVER*4 knot entries and MAX_COVER gain entries. Returns the
  * number of gradient entries (0 when no tile covers the point: logS = 0). */
 typedef struct {
-  int idx[MAX_COVER * 5];
-  double val[MAX_COVER * 5];
+  int idx[MAX_COVER * 5 + 1];
+  double val[MAX_COVER * 5 + 1];
   int n;
 } sgrad;
 
@@ -206,9 +209,13 @@ static double log_s(const sscor_flatfield *ff, double x, double y, sgrad *grad) 
         grad->val[n++] = share;
       }
     }
+    if (ff->has_overlap && nt >= 2) {
+      grad->idx[n] = nk * nk + (ff->gain ? g->n_tiles : 0);
+      grad->val[n++] = 1.0;
+    }
     grad->n = n;
   }
-  return log(sum / nt);
+  return log(sum / nt) + (ff->has_overlap && nt >= 2 ? ff->overlap : 0.0);
 }
 
 double sscor_flatfield_gain(const sscor_flatfield *ff, double x, double y) {
@@ -461,6 +468,7 @@ sscor_status sscor_flatfield_estimate(const sscor_geometry *g, const sscor_image
   ff->kv = malloc(sizeof(double) * nk);
   ff->f = calloc((size_t)nk * nk, sizeof(double));
   if (params->tile_gains) ff->gain = calloc((size_t)g->n_tiles, sizeof(double));
+  ff->has_overlap = params->overlap_factor;
   if (!ff->ku || !ff->kv || !ff->f || (params->tile_gains && !ff->gain)) goto nomem;
   {
     int tw = g->tile_w > 0 ? g->tile_w : g->tiles[0].w, th = g->tile_h > 0 ? g->tile_h : g->tiles[0].h;
@@ -543,7 +551,7 @@ sscor_status sscor_flatfield_estimate(const sscor_geometry *g, const sscor_image
   }
 
   /* Robust Gauss-Newton. */
-  int np = nk * nk + (ff->gain ? g->n_tiles : 0);
+  int np = nk * nk + (ff->gain ? g->n_tiles : 0) + (ff->has_overlap ? 1 : 0);
   A = malloc(sizeof(double) * (size_t)np * np);
   rhs = malloc(sizeof(double) * (size_t)np);
   gd = calloc((size_t)np, sizeof(double));
@@ -633,6 +641,11 @@ sscor_status sscor_flatfield_estimate(const sscor_geometry *g, const sscor_image
         }
       }
     }
+    if (ff->has_overlap) {
+      int ib = np - 1;
+      rhs[ib] -= 0.1 * dw * ff->overlap;
+      A[(size_t)ib * np + ib] += 0.1 * dw;
+    }
     for (int i = 0; i < np; i++) A[(size_t)i * np + i] += 1e-9 + 1e-6 * A[(size_t)i * np + i];
     if (cholesky_solve(A, rhs, np)) {
       free(absr);
@@ -642,6 +655,7 @@ sscor_status sscor_flatfield_estimate(const sscor_geometry *g, const sscor_image
     for (int i = 0; i < nk * nk; i++) ff->f[i] += rhs[i];
     if (ff->gain)
       for (int i = 0; i < g->n_tiles; i++) ff->gain[i] += rhs[nk * nk + i];
+    if (ff->has_overlap) ff->overlap += rhs[np - 1];
   }
   free(absr);
 
@@ -667,6 +681,7 @@ sscor_status sscor_flatfield_estimate(const sscor_geometry *g, const sscor_image
       }
     report->min_gain = lo;
     report->max_gain = hi;
+    report->overlap_factor = ff->has_overlap ? exp(ff->overlap) : 1.0;
   }
   *out = ff;
   goto cleanup;

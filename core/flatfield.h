@@ -3,10 +3,12 @@
  *
  * Physics. Every tile k was recorded through the same optics, so the stitched
  * image with averaged overlaps is
- *     I(x) = dark + T(x) * S(x),   S(x) = mean over tiles k covering x of g_k F(x - p_k)
+ *     I(x) = dark + T(x) * S(x),   S(x) = b(x) * mean over tiles k covering x of g_k F(x - p_k)
  * with T the sample, F the microscope's flat-field in tile coordinates (shared
  * by all tiles), g_k an optional per-tile gain and p_k the tile origins (from
- * sscor_geometry). S is smooth inside a tile and jumps exactly at tile edges.
+ * sscor_geometry), b(x) an optional factor where 2+ tiles overlap (a
+ * sample exposed twice bleaches). S is smooth inside a tile and jumps
+ * exactly at tile edges.
  *
  * Estimation needs no raw tiles: log F is a bilinear function on a knot grid
  * over the tile (knots dense near the edges), fitted by robust Gauss-Newton to
@@ -32,6 +34,8 @@ typedef struct {
   int iterations;     /* Gauss-Newton iterations (0 = 8) */
   double smooth;      /* weight of the knot smoothness prior (0 = 1.0; < 0 = none) */
   int use_interior;   /* use the reduced image's block differences (1 = default) */
+  int overlap_factor; /* fit one extra factor for pixels covered by 2+ tiles: overlaps are
+                         exposed twice (photobleaching) or blended by the stitcher (1 = default) */
 } sscor_flatfield_params;
 
 void sscor_flatfield_params_default(sscor_flatfield_params *p);
@@ -42,7 +46,8 @@ typedef struct {
   int seam_obs, interior_obs;  /* observations used */
   double dark, foreground;     /* values used (image units) */
   double seam_rms_before, seam_rms_after; /* robust rms of seam log steps vs model */
-  double min_gain, max_gain;   /* range of S over the tile */
+  double min_gain, max_gain;   /* range of F over the tile */
+  double overlap_factor;       /* fitted factor in overlaps (1 = none) */
 } sscor_flatfield_report;
 
 /* Estimates the field of the image described by `g` (tiles required) from

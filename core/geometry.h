@@ -152,7 +152,10 @@ typedef struct {
  * level) and refines every tile edge at full resolution through `reader`
  * (may be NULL: coarse positions scaled up). On success g holds the tiles
  * (orientation NONE and no tiles when no stripes were found: see
- * report->summary). */
+ * report->summary). Setting SSCOR_DETECT_DEBUG in the environment prints the
+ * periodicity, angle scores and tile candidates to stderr. Limits: at least
+ * three tiles per seamed axis (the pitch comes from periodicity); the
+ * reader sees only thin strips around each edge. */
 sscor_status sscor_detect_geometry(const sscor_image *coarse, int scale, int full_w, int full_h,
                                    sscor_region_reader reader, void *reader_user,
                                    const sscor_detect_params *params, sscor_geometry *g,

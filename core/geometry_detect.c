@@ -904,35 +904,77 @@ sscor_status sscor_detect_geometry(const sscor_image *coarse, int scale, int ful
   int sup_n = 0;
   double fu0 = f.u0 * scale, fv0 = f.v0 * scale;
   int TW = tw * scale, TH = th * scale;
-  for (int a = 0; a < nacc; a++) {
-    /* The coarse pass cannot always tell a tile edge from a thin line of the
-       sample a few pixels off; full resolution can. Refine the tile and its
-       strongest suppressed rivals, keep the best. */
-    double best_gm = -1;
-    double *e = edge + (size_t)a * 8; /* pos[4], sup[4] */
-    int tried = 0;
-    for (size_t k = 0; k < nall && tried < 6; k++) {
-      const cand *c = &allc[k];
-      if (fabs((double)c->u - cands[a].u) >= sup_u || fabs((double)c->v - cands[a].v) >= sup_v) continue;
-      if (c->score < 0.5f * cands[a].score && !(c->u == cands[a].u && c->v == cands[a].v)) continue;
-      tried++;
-      double te[8], gm;
-      int nobs;
-      if ((st = refine_candidate(&rf, c->u, c->v, fu0, fv0, scale, TW, TH, use_v, use_h, rad,
-                                 seg * scale, eps, reader != NULL, te, &gm, &nobs)))
-        goto fail;
-      if (gm > best_gm) {
-        best_gm = gm;
-        memcpy(e, te, sizeof te);
-      }
-    }
-    for (int k = 0; k < 4; k++)
-      if (e[4 + k] > 0) {
-        sup_sum += e[4 + k];
-        sup_n++;
-        report->edges_refined++;
-      }
+  /* Pass 0 refines every tile and its rivals on image evidence alone; pass 1
+     adds a lattice prior from the neighbours found in pass 0. */
+  double *prev = malloc(sizeof(double) * 2 * (size_t)nacc + 1);
+  if (!prev) {
+    st = sscor_fail(SSCOR_E_NOMEM, "detect: out of memory");
+    goto fail;
   }
+  for (int pass = 0; pass < 2; pass++) {
+    for (int a = 0; a < nacc; a++) {
+      /* The coarse pass cannot always tell a tile edge from a thin line of
+         the sample a few pixels off; full resolution can. Refine the tile
+         and its strongest suppressed rivals, keep the best. */
+      double best_gm = -1;
+      double *e = edge + (size_t)a * 8; /* pos[4], sup[4] */
+      int tried = 0;
+      for (size_t k = 0; k < nall && tried < 6; k++) {
+        const cand *c = &allc[k];
+        if (fabs((double)c->u - cands[a].u) >= sup_u || fabs((double)c->v - cands[a].v) >= sup_v) continue;
+        if (c->score < 0.5f * cands[a].score && !(c->u == cands[a].u && c->v == cands[a].v)) continue;
+        tried++;
+        double te[8], gm;
+        int nobs;
+        if ((st = refine_candidate(&rf, c->u, c->v, fu0, fv0, scale, TW, TH, use_v, use_h, rad,
+                                   seg * scale, eps, reader != NULL, te, &gm, &nobs))) {
+          free(prev);
+          goto fail;
+        }
+        /* Lattice prior: a rival a pitch away from its neighbours is more
+           likely than one borrowing a neighbour's edge (lines of the sample
+           near a tile edge otherwise tempt the choice). */
+        if (pass == 1) {
+          double dev2 = 0, PU = pu * scale, PV = pv * scale;
+          int nn = 0;
+          for (int b = 0; b < nacc; b++) {
+            if (b == a) continue;
+            double du = prev[2 * a] - prev[2 * b], dv = prev[2 * a + 1] - prev[2 * b + 1];
+            if (use_v && fabs(dv) < 0.5 * PV && fabs(du) > 0.5 * PU && fabs(du) < 1.5 * PU) {
+              double d = (fabs(te[0] - prev[2 * b]) - PU) / (0.1 * PU);
+              dev2 += d * d;
+              nn++;
+            }
+            if (use_h && fabs(du) < 0.5 * PU && fabs(dv) > 0.5 * PV && fabs(dv) < 1.5 * PV) {
+              double d = (fabs(te[2] - prev[2 * b + 1]) - PV) / (0.1 * PV);
+              dev2 += d * d;
+              nn++;
+            }
+          }
+          if (nn) gm *= exp(-0.5 * dev2 / nn);
+        }
+        if (getenv("SSCOR_DETECT_DEBUG"))
+          fprintf(stderr, "pass %d rival of %d: %g,%g edges %g %g %g %g sup %.3f %.3f %.3f %.3f gm %.4f\n",
+                  pass, a, te[0], te[2], te[0], te[1], te[2], te[3], te[4], te[5], te[6], te[7], gm);
+        if (gm > best_gm) {
+          best_gm = gm;
+          memcpy(e, te, sizeof te);
+        }
+      }
+      if (pass == 1)
+        for (int k = 0; k < 4; k++)
+          if (e[4 + k] > 0) {
+            sup_sum += e[4 + k];
+            sup_n++;
+            report->edges_refined++;
+          }
+    }
+    for (int a = 0; a < nacc; a++) {
+      prev[2 * a] = edge[(size_t)a * 8];
+      prev[2 * a + 1] = edge[(size_t)a * 8 + 2];
+    }
+  }
+  free(prev);
   /* Tile size at full resolution: the median of (right - left) over tiles where
      both edges were seen clearly. */
   int fullw = TW, fullh = TH;

@@ -46,6 +46,7 @@ static void test_reduces_shading(void) {
   sscor_flatfield_params_default(&p);
   p.dark = 0;
   p.foreground = 1; /* everything is tissue here */
+  p.iterations = 5;
   sscor_flatfield *ff;
   sscor_flatfield_report rep;
   sscor_status st = sscor_flatfield_estimate(&g, &coarse, 2, sscor_image_region_reader, &img, &p, &ff, &rep);
@@ -126,6 +127,7 @@ static void test_clean_untouched(void) {
   sscor_flatfield_params_default(&p);
   p.dark = 0;
   p.foreground = 1;
+  p.iterations = 5;
   sscor_flatfield *ff;
   sscor_flatfield_report rep;
   CHECK(sscor_flatfield_estimate(&g, &coarse, 2, sscor_image_region_reader, &img, &p, &ff, &rep) == SSCOR_OK);
