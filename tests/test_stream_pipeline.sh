@@ -12,7 +12,8 @@ mkdir -p "$in" "$out"
 failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 pass() { echo "ok: $*"; }
-launch() { gst-launch-1.0 -q "$@"; }
+# every run is bounded: a hang is a failure with a message, not a stuck suite
+launch() { timeout 120 gst-launch-1.0 -q "$@"; }
 
 # -- plugin and documentation
 gst-inspect-1.0 sscor >"$tmp/inspect" 2>&1 || fail "gst-inspect-1.0 sscor"
@@ -118,7 +119,7 @@ expect_fail "jpeg of 16-bit" "JPEG compression needs 8-bit" \
 
 # disk full: a 300 KiB file-size limit (SIGXFSZ ignored so writes fail with EFBIG)
 rm -rf "${out:?}"/*
-if (ulimit -f 300; trap '' XFSZ; exec gst-launch-1.0 -q sscorslidesrc location="$in/big16.tif" \
+if (ulimit -f 300; trap "" XFSZ; exec timeout 120 gst-launch-1.0 -q sscorslidesrc location="$in/big16.tif" \
     tile-width=256 tile-height=256 ! sscorblendsink location="$out/out.tif" compression=none) \
     >"$tmp/log" 2>&1; then
   fail "disk full (file-size limit): succeeded"
