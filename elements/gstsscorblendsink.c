@@ -104,6 +104,7 @@ static void finalize(GObject *obj) {
 }
 
 static void reset(GstSscorBlendSink *s) {
+  if (s->writer) GST_INFO_OBJECT(s, "abandoning the unfinished %s", s->location);
   sscor_band_free(s->band);
   s->band = NULL;
   sscor_pyramid_abort(s->writer); /* removes temporaries; the target is untouched */
