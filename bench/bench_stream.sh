@@ -6,7 +6,8 @@
 #
 #   bash bench/bench_stream.sh [sizes...]      default sizes: 10000 40000
 # Env: BENCH_DIR (scratch, default /work/bench-scratch), SSCOR_BUILD (default build),
-#      REPEAT (runs per cell, median reported; default 1), KEEP=1 keeps the files.
+#      REPEAT (runs per cell, median reported; default 1), KEEP=1 keeps the files,
+#      KINDS (default "gray16 rgb8"), CODECS (default "none deflate").
 # Inputs are the real stitched brain section (../shared/data) tiled up to the
 # size, as 16-bit gray and as 8-bit RGB (tiled deflate TIFF, no pyramid).
 set -euo pipefail
@@ -25,14 +26,14 @@ trap '[ "${KEEP:-0}" = 1 ] || rm -f "$scratch"/*.tif "$scratch"/*.v' EXIT
 
 make_inputs() { # size
   local n=$1 g16=$scratch/gray16_$1.tif rgb=$scratch/rgb8_$1.tif
-  if [ ! -f "$g16" ]; then
+  if [ ! -f "$g16" ] || [ ! -f "$rgb" ]; then
     vips replicate "$src" "$scratch/rep.v" $((n / 4390 + 1)) $((n / 2916 + 1))
     vips crop "$scratch/rep.v" "$scratch/crop.v" 0 0 "$n" "$n"
     vips tiffsave "$scratch/crop.v" "$g16" --tile --tile-width 256 --tile-height 256 \
       --compression deflate --bigtiff
     rm -f "$scratch/rep.v"
   fi
-  if [ ! -f "$rgb" ]; then
+  if [ ! -f "$rgb" ] && [[ " ${KINDS:-rgb8} " == *" rgb8 "* ]]; then
     # three different 8-bit bands from the 16-bit section (as stains would differ)
     vips linear "$scratch/crop.v" "$scratch/r.v" 0.02 0 --uchar
     vips flip "$scratch/r.v" "$scratch/g.v" horizontal
@@ -63,9 +64,9 @@ measure() {
 printf '%-16s %-9s %-40s %9s %10s %9s\n' slide codec tool "time s" "peak MB" "out MB"
 for n in "${sizes[@]}"; do
   make_inputs "$n"
-  for kind in gray16 rgb8; do
+  for kind in ${KINDS:-gray16 rgb8}; do
     in=$scratch/${kind}_$n.tif
-    for codec in none deflate; do
+    for codec in ${CODECS:-none deflate}; do
       r=$(measure gst-launch-1.0 -q sscorslidesrc location="$in" ! queue ! \
           sscorblendsink location="$scratch/out.tif" compression=$codec)
       sz=$(du -m "$scratch/out.tif" 2>/dev/null | cut -f1)

@@ -38,7 +38,7 @@ enum {
   PROP_CACHE_SIZE,
 };
 
-#define DEFAULT_TILE 512
+#define DEFAULT_TILE 256
 #define DEFAULT_CACHE_MB 32
 
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE(
