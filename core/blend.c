@@ -70,25 +70,24 @@ static sscor_status emit_until(sscor_band *b, int y) {
     int slot = b->y0 % b->cap;
     float *a = b->acc + (size_t)slot * n;
     float *ws = b->wsum + (size_t)slot * b->W;
-    for (int x = 0; x < b->W; x++) {
-      float w = ws[x];
-      if (!(w > 0))
+    for (int x = 0; x < b->W; x++)
+      if (!(ws[x] > 0))
         return sscor_fail(SSCOR_E_INVALID,
                           "blend: pixel (%d, %d) received no tile: the tiles leave a gap", x,
                           b->y0);
-      float inv = 1.0f / w;
-      for (int c = 0; c < b->C; c++) {
-        size_t i = (size_t)x * b->C + c;
-        float v = a[i] * inv;
-        if (b->type == SSCOR_F32) {
-          ((float *)b->out)[i] = v;
-        } else {
-          v = v < 0 ? 0 : v > maxv ? maxv : v;
-          if (b->type == SSCOR_U8) b->out[i] = (uint8_t)(v + 0.5f);
-          else ((uint16_t *)b->out)[i] = (uint16_t)(v + 0.5f);
-        }
-      }
-    }
+    int C = b->C;
+#define EMIT_ROW(T, CONVERT)                                \
+  for (int x = 0; x < b->W; x++) {                          \
+    float inv = 1.0f / ws[x];                               \
+    for (int c = 0; c < C; c++) {                           \
+      float v = a[(size_t)x * C + c] * inv;                 \
+      ((T *)b->out)[(size_t)x * C + c] = CONVERT;           \
+    }                                                       \
+  }
+    if (b->type == SSCOR_U8) EMIT_ROW(uint8_t, (uint8_t)(v < 0 ? 0 : v > maxv ? maxv : v + 0.5f))
+    else if (b->type == SSCOR_U16) EMIT_ROW(uint16_t, (uint16_t)(v < 0 ? 0 : v > maxv ? maxv : v + 0.5f))
+    else EMIT_ROW(float, v)
+#undef EMIT_ROW
     memset(a, 0, n * sizeof(float));
     memset(ws, 0, (size_t)b->W * sizeof(float));
     sscor_status st = b->emit(b->user, b->y0, b->out, n * sscor_sample_size(b->type), 1);
@@ -139,25 +138,25 @@ sscor_status sscor_band_add(sscor_band *b, const sscor_image *tile, const sscor_
   const float *wx = b->wx, *wy = b->wy;
   size_t n = (size_t)b->W * b->C;
   int C = b->C;
-  for (int r = 0; r < vh; r++) {
-    int slot = (t->y + r) % b->cap;
-    float *a = b->acc + (size_t)slot * n + (size_t)t->x * C;
-    float *ws = b->wsum + (size_t)slot * b->W + t->x;
-    const void *src = sscor_image_row(tile, r);
-    float fy = wy[r];
-    int tc = tile->channels;
-    for (int x = 0; x < vw; x++) {
-      float w = wx[x] * fy;
-      if (!one || t->channel == 0) ws[x] += w;
-      for (int c = 0; c < tc; c++) {
-        size_t si = (size_t)x * tc + c;
-        float v = b->type == SSCOR_U8    ? ((const uint8_t *)src)[si]
-                  : b->type == SSCOR_U16 ? ((const uint16_t *)src)[si]
-                                         : ((const float *)src)[si];
-        a[(size_t)x * C + (one ? t->channel : c)] += w * v;
-      }
-    }
+  int tc = tile->channels, dc = one ? t->channel : 0, wsum = !one || t->channel == 0;
+  /* one loop per sample type so the inner loop has no branches */
+#define ADD_ROWS(T)                                                                \
+  for (int r = 0; r < vh; r++) {                                                   \
+    int slot = (t->y + r) % b->cap;                                                \
+    float *a = b->acc + (size_t)slot * n + (size_t)t->x * C + dc;                  \
+    float *ws = b->wsum + (size_t)slot * b->W + t->x;                              \
+    const T *src = (const T *)sscor_image_row(tile, r);                            \
+    float fy = wy[r];                                                              \
+    for (int x = 0; x < vw; x++) {                                                 \
+      float w = wx[x] * fy;                                                        \
+      if (wsum) ws[x] += w;                                                        \
+      for (int c = 0; c < tc; c++) a[(size_t)x * C + c] += w * (float)src[(size_t)x * tc + c]; \
+    }                                                                              \
   }
+  if (b->type == SSCOR_U8) ADD_ROWS(uint8_t)
+  else if (b->type == SSCOR_U16) ADD_ROWS(uint16_t)
+  else ADD_ROWS(float)
+#undef ADD_ROWS
   return SSCOR_OK;
 }
 

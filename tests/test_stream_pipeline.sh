@@ -7,6 +7,19 @@ set -u
 : "${GST_PLUGIN_PATH:?}" "${SSCOR_DATA:=}"
 tmp=$(mktemp -d /tmp/sscor_pipe_XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
+# A sanitizer build of the plugin loads into gst-launch only with the
+# sanitizer runtime preloaded (and plugins scanned in-process): wrap the two
+# GStreamer tools, leaving every other command as it is.
+if ldd "$GST_PLUGIN_PATH/libgstsscor.so" 2>/dev/null | grep -q libasan; then
+  mkdir -p "$tmp/bin"
+  for tool in gst-launch-1.0 gst-inspect-1.0; do
+    printf '#!/bin/sh\nLD_PRELOAD="%s %s" GST_REGISTRY_FORK=no exec %s "$@"\n' \
+      "$(gcc -print-file-name=libasan.so)" "$(gcc -print-file-name=libubsan.so)" \
+      "$(command -v $tool)" >"$tmp/bin/$tool"
+    chmod +x "$tmp/bin/$tool"
+  done
+  export PATH="$tmp/bin:$PATH"
+fi
 in=$tmp/in; out=$tmp/out
 mkdir -p "$in" "$out"
 failures=0
