@@ -257,7 +257,7 @@ static GstFlowReturn render(GstBaseSink *bsink, GstBuffer *buf) {
       goto out;
     }
     sscor_status st = sscor_band_new((int)s->width, (int)s->height, C, s->type, tile.height,
-                                     emit_rows, s, &s->band);
+                                     m->overlap > 0, emit_rows, s, &s->band);
     if (st) {
       GST_ELEMENT_ERROR(s, RESOURCE, NO_SPACE_LEFT, ("%s", sscor_last_error()), (NULL));
       reset(s);
