@@ -34,9 +34,13 @@ typedef sscor_status (*sscor_band_emit)(void *user, int y, const void *rows, siz
                                         int nrows);
 
 /* An accumulator for a width x height image of `channels` interleaved samples
- * of `type`, holding at most band_rows rows at once. */
+ * of `type`, holding at most band_rows rows at once. With overlapping = 0 the
+ * tiles must not overlap (every ramp 0): samples are then copied into a band
+ * of the output type, a quarter of the memory of float accumulation and
+ * exact by construction. */
 sscor_status sscor_band_new(int width, int height, int channels, sscor_sample_type type,
-                            int band_rows, sscor_band_emit emit, void *user, sscor_band **out);
+                            int band_rows, int overlapping, sscor_band_emit emit, void *user,
+                            sscor_band **out);
 void sscor_band_free(sscor_band *b);
 
 typedef struct {

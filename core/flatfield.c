@@ -724,3 +724,59 @@ sscor_status sscor_flatfield_apply(const sscor_flatfield *ff, sscor_image *regio
     }
   return SSCOR_OK;
 }
+
+void sscor_flatfield_params_of(const sscor_flatfield *ff, int *nk, const double **ku,
+                               const double **kv, const double **logf, const double **log_gain,
+                               double *dark) {
+  *nk = ff->nk;
+  *ku = ff->ku;
+  *kv = ff->kv;
+  *logf = ff->f;
+  *log_gain = ff->gain;
+  *dark = ff->dark;
+}
+
+sscor_status sscor_flatfield_from_params(const sscor_geometry *g, int nk, const double *ku,
+                                         const double *kv, const double *logf,
+                                         const double *log_gain, int n_gain, double dark,
+                                         sscor_flatfield **out) {
+  *out = NULL;
+  if (g->n_tiles < 1) return sscor_fail(SSCOR_E_INVALID, "flat-field: the geometry has no tiles");
+  if (nk < 2 || nk > 64) return sscor_fail(SSCOR_E_FORMAT, "flat-field: %d knots per axis (needs 2..64)", nk);
+  if (log_gain && n_gain != g->n_tiles)
+    return sscor_fail(SSCOR_E_FORMAT, "flat-field: %d tile gains for a geometry of %d tiles", n_gain,
+                      g->n_tiles);
+  if (!isfinite(dark)) return sscor_fail(SSCOR_E_FORMAT, "flat-field: dark offset is not finite");
+  for (int i = 0; i < nk; i++)
+    if (!isfinite(ku[i]) || !isfinite(kv[i]) || (i && (ku[i] <= ku[i - 1] || kv[i] <= kv[i - 1])))
+      return sscor_fail(SSCOR_E_FORMAT, "flat-field: knots are not finite and increasing");
+  for (int i = 0; i < nk * nk; i++)
+    if (!isfinite(logf[i]) || fabs(logf[i]) > 20)
+      return sscor_fail(SSCOR_E_FORMAT, "flat-field: field value %d is not finite or absurd", i);
+  for (int i = 0; log_gain && i < n_gain; i++)
+    if (!isfinite(log_gain[i]) || fabs(log_gain[i]) > 20)
+      return sscor_fail(SSCOR_E_FORMAT, "flat-field: tile gain %d is not finite or absurd", i);
+  sscor_flatfield *ff = calloc(1, sizeof *ff);
+  if (!ff) return sscor_fail(SSCOR_E_NOMEM, "flat-field: out of memory");
+  sscor_status st;
+  if ((st = sscor_geometry_copy(g, &ff->g)) || (st = build_index(ff))) {
+    sscor_flatfield_free(ff);
+    return st;
+  }
+  ff->nk = nk;
+  ff->dark = dark;
+  ff->ku = malloc(sizeof(double) * nk);
+  ff->kv = malloc(sizeof(double) * nk);
+  ff->f = malloc(sizeof(double) * (size_t)nk * nk);
+  if (log_gain) ff->gain = malloc(sizeof(double) * (size_t)n_gain);
+  if (!ff->ku || !ff->kv || !ff->f || (log_gain && !ff->gain)) {
+    sscor_flatfield_free(ff);
+    return sscor_fail(SSCOR_E_NOMEM, "flat-field: out of memory");
+  }
+  memcpy(ff->ku, ku, sizeof(double) * nk);
+  memcpy(ff->kv, kv, sizeof(double) * nk);
+  memcpy(ff->f, logf, sizeof(double) * (size_t)nk * nk);
+  if (log_gain) memcpy(ff->gain, log_gain, sizeof(double) * (size_t)n_gain);
+  *out = ff;
+  return SSCOR_OK;
+}

@@ -71,3 +71,18 @@ double sscor_flatfield_dark(const sscor_flatfield *ff);
 sscor_status sscor_flatfield_apply(const sscor_flatfield *ff, sscor_image *region, int x0, int y0);
 
 #endif
+
+/* ---- storage (model files, core/correct.h) ------------------------------ */
+
+/* The fitted field's numbers: nk knots per axis at ku/kv (tile px), log F at
+ * the knots (nk*nk, row v major), log gain per tile (NULL when none), dark.
+ * Pointers stay owned by ff. */
+void sscor_flatfield_params_of(const sscor_flatfield *ff, int *nk, const double **ku,
+                               const double **kv, const double **logf, const double **log_gain,
+                               double *dark);
+/* Rebuilds a field from those numbers for geometry g (copied); refuses
+ * non-finite or unordered knots and a tile count that does not match g. */
+sscor_status sscor_flatfield_from_params(const sscor_geometry *g, int nk, const double *ku,
+                                         const double *kv, const double *logf,
+                                         const double *log_gain, int n_gain, double dark,
+                                         sscor_flatfield **out);

@@ -25,6 +25,8 @@ enum { ROLE_GC = 1, ROLE_GS = 2, ROLE_DX = 3, ROLE_DY = 4 };
 #define TAG_POOL TAG('P', 'O', 'O', 'L')
 #define TAG_STAT TAG('S', 'T', 'A', 'T')
 #define TAG_CRC TAG('C', 'R', 'C', ' ')
+#define TAG_GEOM TAG('G', 'E', 'O', 'M')
+#define TAG_FLAT TAG('F', 'L', 'A', 'T')
 #define META_FIXED 16u
 #define PRESET_LEN 32u
 #define NET_FIXED 40u
@@ -211,16 +213,30 @@ sscor_status sscor_model_to_memory(const sscor_model *m, uint8_t **buf, size_t *
   *buf = NULL;
   *len = 0;
   TRY(check_meta(m, "model"));
-  if (!m->corrector || m->corrector->cfg.kind != SSCOR_NET_GENERATOR)
+  if (m->flatfield && !m->geometry)
+    return sscor_fail(SSCOR_E_INVALID, "model: a flat-field needs its geometry");
+  if (!m->corrector && !m->flatfield)
+    return sscor_fail(SSCOR_E_INVALID, "model: neither a corrector network nor a flat-field");
+  if (m->corrector && m->corrector->cfg.kind != SSCOR_NET_GENERATOR)
     return sscor_fail(SSCOR_E_INVALID, "model: no corrector network");
-  if (m->corrector->cfg.in_ch != m->channels || m->corrector->cfg.out_ch != m->channels)
+  if (m->corrector && (m->corrector->cfg.in_ch != m->channels || m->corrector->cfg.out_ch != m->channels))
     return sscor_fail(SSCOR_E_INVALID, "model: corrector maps %d -> %d channels, the model has %d",
                       m->corrector->cfg.in_ch, m->corrector->cfg.out_ch, m->channels);
   wbuf w = {0};
   w_header(&w, CONTENT_MODEL);
   w_meta(&w, m);
-  w_net(&w, ROLE_GC, m->corrector);
+  if (m->corrector) w_net(&w, ROLE_GC, m->corrector);
   if (m->synthesiser) w_net(&w, ROLE_GS, m->synthesiser);
+  if (m->geometry) {
+    w_begin(&w, TAG_GEOM);
+    w_bytes(&w, m->geometry, strlen(m->geometry));
+    w_end(&w);
+  }
+  if (m->flatfield) {
+    w_begin(&w, TAG_FLAT);
+    w_bytes(&w, m->flatfield, m->flatfield_len);
+    w_end(&w);
+  }
   w_crc(&w);
   if (w.oom) {
     free(w.p);
@@ -488,6 +504,11 @@ void sscor_model_clear(sscor_model *m) {
   sscor_net_destroy(m->corrector);
   sscor_net_destroy(m->synthesiser);
   m->corrector = m->synthesiser = NULL;
+  free(m->geometry);
+  free(m->flatfield);
+  m->geometry = NULL;
+  m->flatfield = NULL;
+  m->flatfield_len = 0;
 }
 
 static sscor_status model_parse(const uint8_t *buf, size_t len, const char *name, sscor_model *m) {
@@ -498,6 +519,26 @@ static sscor_status model_parse(const uint8_t *buf, size_t len, const char *name
   TRY(parse_meta(buf, &secs[0], name, m));
   for (int i = 1; i < ns; i++) {
     char ts[5];
+    if (secs[i].tag == TAG_GEOM || secs[i].tag == TAG_FLAT) {
+      int geom = secs[i].tag == TAG_GEOM;
+      if (geom ? m->geometry != NULL : m->flatfield != NULL)
+        return sscor_fail(SSCOR_E_FORMAT, "%s: a second %s section", name, tag_str(secs[i].tag, ts));
+      uint8_t *p = malloc(secs[i].len + 1);
+      if (!p) return sscor_fail(SSCOR_E_NOMEM, "%s: out of memory reading section %s", name, tag_str(secs[i].tag, ts));
+      memcpy(p, buf + secs[i].off, secs[i].len);
+      p[secs[i].len] = 0;
+      if (geom) {
+        if (memchr(p, 0, secs[i].len)) {
+          free(p);
+          return sscor_fail(SSCOR_E_CORRUPT, "%s: GEOM section holds a NUL byte", name);
+        }
+        m->geometry = (char *)p;
+      } else {
+        m->flatfield = p;
+        m->flatfield_len = secs[i].len;
+      }
+      continue;
+    }
     if (secs[i].tag != TAG_NET)
       return sscor_fail(SSCOR_E_FORMAT, "%s: unexpected section '%s' in a model", name, tag_str(secs[i].tag, ts));
     uint32_t role;
@@ -511,7 +552,11 @@ static sscor_status model_parse(const uint8_t *buf, size_t len, const char *name
     }
     *slot = net;
   }
-  if (!m->corrector) return sscor_fail(SSCOR_E_FORMAT, "%s: the model holds no corrector network (G_C)", name);
+  if (m->flatfield && !m->geometry)
+    return sscor_fail(SSCOR_E_FORMAT, "%s: the model holds a flat-field (FLAT) but no geometry (GEOM)", name);
+  if (!m->corrector && !m->flatfield)
+    return sscor_fail(SSCOR_E_FORMAT, "%s: the model holds no corrector network (G_C) and no flat-field", name);
+  if (!m->corrector) return SSCOR_OK;
   const sscor_net_config *c = &m->corrector->cfg;
   if (c->in_ch != m->channels || c->out_ch != m->channels)
     return sscor_fail(SSCOR_E_FORMAT, "%s: wrong shape: corrector maps %d -> %d channels, the model declares %d", name,

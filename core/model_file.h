@@ -28,7 +28,15 @@
  *         u32 output stage (generator: 0 tanh, 1 residual, 2 gain),
  *         u32 reserved (0), u64 parameter count, f32 params[count] in the
  *         order of core/nets.h (PyTorch parameters() order).
- *         A model holds G_C (required) and may hold G_S.
+ *         A model holds G_C and may hold G_S.
+ *   GEOM  optional: the stripe geometry the model was made for, in the text
+ *         format of core/geometry.h (UTF-8, no NUL).
+ *   FLAT  optional: the seam-aware flat-field estimated for that geometry
+ *         (core/flatfield.h): u32 knots per axis nk, u32 tile count nt,
+ *         u32 has tile gains (0/1), u32 reserved, f64 dark,
+ *         f64 knots u[nk], f64 knots v[nk], f64 log F[nk*nk],
+ *         f64 log gain[nt] when has tile gains. Needs GEOM.
+ *         A model holds G_C, or FLAT, or both (flat-field first, then G_C).
  *   CRC
  *
  * A checkpoint (content 2) holds META, then the four NET sections (G_C, G_S,
@@ -83,6 +91,11 @@ typedef struct {
   char preset[32];
   sscor_net *corrector;   /* G_C: owned by the model after load */
   sscor_net *synthesiser; /* G_S or NULL */
+  /* Optional sections, owned by the model after load (sscor_model_clear
+     frees them); core/correct.h turns them into a geometry and a field. */
+  char *geometry;         /* GEOM text (NUL-terminated) or NULL */
+  uint8_t *flatfield;     /* FLAT payload or NULL */
+  size_t flatfield_len;
 } sscor_model;
 
 /* CRC-32 (IEEE), continuing from crc (start with 0). */
@@ -95,7 +108,7 @@ sscor_status sscor_model_to_memory(const sscor_model *m, uint8_t **buf, size_t *
 sscor_status sscor_model_from_memory(const uint8_t *buf, size_t len, const char *name, sscor_model *m);
 sscor_status sscor_model_save(const sscor_model *m, const char *path);
 sscor_status sscor_model_load(const char *path, sscor_model *m);
-/* Frees the networks a load created. */
+/* Frees the networks and sections a load created. */
 void sscor_model_clear(sscor_model *m);
 
 /* Training checkpoints: everything needed to continue a run exactly. The

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
+#include <libdeflate.h>
 #include <zstd.h>
 
 #include "tiffutil.h"
@@ -55,6 +55,7 @@ typedef struct {
   uint8_t *tile;
   uint8_t *out;
   size_t out_cap;
+  struct libdeflate_compressor *deflate;
 } worker_ctx;
 
 struct sscor_pyramid {
@@ -230,9 +231,9 @@ static int encode_tile(sscor_pyramid *p, worker_ctx *wk, strip *s, int col, char
   if (p->own_codec) {
     if (uses_predictor(p)) predict(p, wk->tile);
     if (p->o.compression == SSCOR_COMPRESS_DEFLATE) {
-      uLongf outlen = (uLongf)wk->out_cap;
-      int lvl = p->o.level > 0 ? p->o.level : 6;
-      if (compress2(wk->out, &outlen, wk->tile, (uLong)n, lvl) != Z_OK) {
+      /* zlib-wrapped deflate, as libtiff's AdobeDeflate codec stores it */
+      size_t outlen = libdeflate_zlib_compress(wk->deflate, wk->tile, n, wk->out, wk->out_cap);
+      if (outlen == 0) {
         snprintf(err, errlen, "deflate failed on a tile of level %d", l->index);
         return 0;
       }
@@ -446,6 +447,7 @@ static void free_all(sscor_pyramid *p) {
   for (int i = 0; i < 8; i++) {
     free(p->wctx[i].tile);
     free(p->wctx[i].out);
+    if (p->wctx[i].deflate) libdeflate_free_compressor(p->wctx[i].deflate);
   }
   pthread_mutex_destroy(&p->mu);
   pthread_cond_destroy(&p->cv_work);
@@ -569,9 +571,13 @@ sscor_status sscor_pyramid_open(const char *path, int width, int height, int cha
     p->wctx[i].out_cap = p->tile_bytes + p->tile_bytes / 10 + 1024;
     if (o.compression == SSCOR_COMPRESS_ZSTD && ZSTD_compressBound(p->tile_bytes) > p->wctx[i].out_cap)
       p->wctx[i].out_cap = ZSTD_compressBound(p->tile_bytes);
+    p->wctx[i].deflate = libdeflate_alloc_compressor(o.level > 0 && o.level <= 12 ? o.level : 6);
+    if (p->wctx[i].deflate &&
+        libdeflate_zlib_compress_bound(p->wctx[i].deflate, p->tile_bytes) > p->wctx[i].out_cap)
+      p->wctx[i].out_cap = libdeflate_zlib_compress_bound(p->wctx[i].deflate, p->tile_bytes);
     p->wctx[i].out = malloc(p->wctx[i].out_cap);
     worker_arg *a = malloc(sizeof *a);
-    if (!p->wctx[i].tile || !p->wctx[i].out || !a) {
+    if (!p->wctx[i].tile || !p->wctx[i].out || !p->wctx[i].deflate || !a) {
       free(a);
       st = sscor_fail(SSCOR_E_NOMEM, "out of memory");
       break;
@@ -616,7 +622,7 @@ static sscor_status gather_level(sscor_pyramid *p, level *l) {
                       l->eb.msg[0] ? l->eb.msg : "write failed");
   }
   TIFFClose(l->tif);
-  l->tif = sscor_tiff_open(l->tmp_path, "r", &l->eb);
+  l->tif = sscor_tiff_open(l->tmp_path, "rm", &l->eb);
   if (!l->tif)
     return sscor_fail(SSCOR_E_IO, "%s: cannot reread level %d: %s", l->tmp_path, l->index,
                       l->eb.msg);

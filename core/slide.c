@@ -166,7 +166,7 @@ static sscor_status tiff_goto(sscor_slide *s, const tiff_level *l) {
 }
 
 static sscor_status tiff_open(sscor_slide *s) {
-  s->tif = sscor_tiff_open(s->path, "r", &s->eb);
+  s->tif = sscor_tiff_open(s->path, "rm", &s->eb);
   if (!s->tif)
     return sscor_fail(SSCOR_E_FORMAT, "%s: not a readable TIFF: %s", s->path, tiff_why(s));
   sscor_status st = tiff_describe(s, &s->lv[0], 1);

@@ -14,7 +14,8 @@ typedef struct {
   char msg[512];
 } sscor_tiff_errbuf;
 
-/* Opens path with libtiff in mode ("r", "w", "w8" for BigTIFF, ...), routing
+/* Opens path with libtiff in mode ("rm": read without mapping the file, which
+ * would count the whole file in the resident set; "w", "w8" for BigTIFF), routing
  * libtiff errors into *eb (which must outlive the handle; warnings dropped).
  * On failure returns NULL; eb->msg says why when libtiff said. */
 TIFF *sscor_tiff_open(const char *path, const char *mode, sscor_tiff_errbuf *eb);

@@ -104,6 +104,7 @@ static void finalize(GObject *obj) {
 }
 
 static void reset(GstSscorBlendSink *s) {
+  if (s->writer) GST_INFO_OBJECT(s, "abandoning the unfinished %s", s->location);
   sscor_band_free(s->band);
   s->band = NULL;
   sscor_pyramid_abort(s->writer); /* removes temporaries; the target is untouched */
@@ -256,7 +257,7 @@ static GstFlowReturn render(GstBaseSink *bsink, GstBuffer *buf) {
       goto out;
     }
     sscor_status st = sscor_band_new((int)s->width, (int)s->height, C, s->type, tile.height,
-                                     emit_rows, s, &s->band);
+                                     m->overlap > 0, emit_rows, s, &s->band);
     if (st) {
       GST_ELEMENT_ERROR(s, RESOURCE, NO_SPACE_LEFT, ("%s", sscor_last_error()), (NULL));
       reset(s);

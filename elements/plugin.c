@@ -3,6 +3,7 @@
 #include <gst/gst.h>
 
 #include "gstsscorblendsink.h"
+#include "gstsscorcorrect.h"
 #include "gstsscormeta.h"
 #include "gstsscorslidesrc.h"
 #include "gstsscorstripes.h"
@@ -13,6 +14,7 @@ static gboolean plugin_init(GstPlugin *plugin) {
   gboolean ok = TRUE;
   ok &= GST_ELEMENT_REGISTER(sscorslidesrc, plugin);
   ok &= GST_ELEMENT_REGISTER(sscorblendsink, plugin);
+  ok &= GST_ELEMENT_REGISTER(sscorcorrect, plugin);
   ok &= GST_ELEMENT_REGISTER(sscorstripes, plugin);
   return ok;
 }

@@ -25,6 +25,11 @@ typedef struct {
 /* Sub-commands (add new ones here and in the table in sscor.c). */
 int sscor_cmd_synth(int argc, char **argv);
 int sscor_cmd_metrics(int argc, char **argv);
+int sscor_cmd_detect(int argc, char **argv);
+int sscor_cmd_train(int argc, char **argv);
+int sscor_cmd_apply(int argc, char **argv);
+int sscor_cmd_correct(int argc, char **argv);
+int sscor_cmd_batch(int argc, char **argv);
 
 /* Prints "sscor CMD: <last libsscor error>" and returns SSCOR_EXIT_FAIL. */
 int sscor_cli_fail(const char *cmd);

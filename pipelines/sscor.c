@@ -8,6 +8,11 @@
 #include "cli.h"
 
 static const sscor_command commands[] = {
+    {"correct", "correct a stitched image end to end: detect, estimate, correct, write the pyramid", sscor_cmd_correct},
+    {"detect", "find the tile/stripe geometry of an image; print or save it", sscor_cmd_detect},
+    {"train", "estimate a correction model (geometry + seam-aware flat-field) of an image", sscor_cmd_train},
+    {"apply", "correct an image with a model (the sscorcorrect pipeline)", sscor_cmd_apply},
+    {"batch", "correct many images into a folder, skipping finished ones", sscor_cmd_batch},
     {"synth", "degrade an image (or generated tissue) with known artifacts; write the truth", sscor_cmd_synth},
     {"metrics", "measure a correction: seams, flatness, fidelity, and PSNR/SSIM against a truth", sscor_cmd_metrics},
 };

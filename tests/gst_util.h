@@ -12,7 +12,7 @@
 #include "image.h"
 
 /* Deterministic content with structure and noise in every sample. */
-static void fill_pattern(sscor_image *img, unsigned seed) {
+static inline void fill_pattern(sscor_image *img, unsigned seed) {
   float maxv = img->type == SSCOR_U8 ? 255.0f : 65535.0f;
   uint32_t r = seed * 747796405u + 2891336453u;
   for (int y = 0; y < img->height; y++)
@@ -28,7 +28,7 @@ static void fill_pattern(sscor_image *img, unsigned seed) {
 /* Writes img as a single-level TIFF: tiled (tile > 0) or striped (rows per
  * strip = -tile), contiguous or separate planes, with a compression and an
  * optional resolution in microns per pixel. */
-static int write_fixture(const char *path, const sscor_image *img, int tile, int separate,
+static inline int write_fixture(const char *path, const sscor_image *img, int tile, int separate,
                          uint16_t compression, double mpp) {
   TIFF *t = TIFFOpen(path, "w");
   if (!t) return 0;
@@ -94,7 +94,7 @@ static int write_fixture(const char *path, const sscor_image *img, int tile, int
 
 /* Runs a pipeline description to EOS. Returns 1 on EOS, 0 on error (message
  * copied into err). */
-static int run_pipeline(const char *desc, char *err, size_t errlen) {
+static inline int run_pipeline(const char *desc, char *err, size_t errlen) {
   GError *e = NULL;
   err[0] = '\0';
   GstElement *p = gst_parse_launch(desc, &e);
@@ -126,7 +126,7 @@ static int run_pipeline(const char *desc, char *err, size_t errlen) {
   return ok;
 }
 
-static int images_equal(const sscor_image *a, const sscor_image *b) {
+static inline int images_equal(const sscor_image *a, const sscor_image *b) {
   if (a->width != b->width || a->height != b->height || a->channels != b->channels ||
       a->type != b->type)
     return 0;

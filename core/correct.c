@@ -1,0 +1,568 @@
+/* Correction models applied region by region; see correct.h. */
+#include "correct.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../kernels/kernels.h"
+#include "layers.h"
+#include "nets.h"
+#include "tensor.h"
+
+void sscor_correct_params_default(sscor_correct_params *p) {
+  memset(p, 0, sizeof *p);
+}
+
+struct sscor_corrector {
+  const sscor_model *m;
+  sscor_correct_params p;
+  sscor_geometry g;
+  int has_geom;
+  sscor_flatfield *ff;
+  /* G_C windows: one workspace per window size in use (usually one) */
+  sscor_engine *engine;
+  sscor_net_ws *ws;
+  int ws_w, ws_h;
+  float *win_in, *win_out; /* c*h*w planar */
+  float *acc, *wsum;       /* region accumulators, reused */
+  size_t acc_cap;
+};
+
+/* ---- FLAT section (layout in model_file.h) ------------------------------ */
+
+static void put_u32(uint8_t **p, uint32_t v) {
+  for (int i = 0; i < 4; i++) *(*p)++ = (uint8_t)(v >> (8 * i));
+}
+static void put_f64(uint8_t **p, double d) {
+  uint64_t v;
+  memcpy(&v, &d, 8);
+  for (int i = 0; i < 8; i++) *(*p)++ = (uint8_t)(v >> (8 * i));
+}
+static uint32_t get_u32(const uint8_t **p) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; i++) v |= (uint32_t)(*p)[i] << (8 * i);
+  *p += 4;
+  return v;
+}
+static double get_f64(const uint8_t **p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; i++) v |= (uint64_t)(*p)[i] << (8 * i);
+  *p += 8;
+  double d;
+  memcpy(&d, &v, 8);
+  return d;
+}
+
+sscor_status sscor_model_set_flatfield(sscor_model *m, const sscor_geometry *g,
+                                       const sscor_flatfield *ff) {
+  char *text;
+  sscor_status st = sscor_geometry_format(g, &text);
+  if (st) return st;
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  if (ff) {
+    int nk;
+    const double *ku, *kv, *f, *gain;
+    double dark;
+    sscor_flatfield_params_of(ff, &nk, &ku, &kv, &f, &gain, &dark);
+    int nt = g->n_tiles;
+    len = 16 + 8 + 16 * (size_t)nk + 8 * (size_t)nk * nk + (gain ? 8 * (size_t)nt : 0);
+    buf = malloc(len);
+    if (!buf) {
+      free(text);
+      return sscor_fail(SSCOR_E_NOMEM, "model: out of memory storing the flat-field");
+    }
+    uint8_t *p = buf;
+    put_u32(&p, (uint32_t)nk);
+    put_u32(&p, (uint32_t)nt);
+    put_u32(&p, gain ? 1 : 0);
+    put_u32(&p, 0);
+    put_f64(&p, dark);
+    for (int i = 0; i < nk; i++) put_f64(&p, ku[i]);
+    for (int i = 0; i < nk; i++) put_f64(&p, kv[i]);
+    for (int i = 0; i < nk * nk; i++) put_f64(&p, f[i]);
+    for (int i = 0; gain && i < nt; i++) put_f64(&p, gain[i]);
+  }
+  free(m->geometry);
+  free(m->flatfield);
+  m->geometry = text;
+  m->flatfield = buf;
+  m->flatfield_len = len;
+  return SSCOR_OK;
+}
+
+sscor_status sscor_model_get_flatfield(const sscor_model *m, sscor_geometry *g, sscor_flatfield **ff) {
+  *ff = NULL;
+  if (!m->geometry) return sscor_fail(SSCOR_E_FORMAT, "model: holds no geometry");
+  sscor_status st = sscor_geometry_parse(m->geometry, "model geometry", g);
+  if (st) return st;
+  if (!m->flatfield) return SSCOR_OK;
+  const uint8_t *p = m->flatfield, *end = p + m->flatfield_len;
+  if (m->flatfield_len < 24) {
+    sscor_geometry_free(g);
+    return sscor_fail(SSCOR_E_CORRUPT, "model: FLAT section too short (%zu bytes)", m->flatfield_len);
+  }
+  int nk = (int)get_u32(&p), nt = (int)get_u32(&p), has_gain = (int)get_u32(&p);
+  (void)get_u32(&p);
+  double dark = get_f64(&p);
+  size_t need = 24 + 16 * (size_t)(nk > 0 ? nk : 0) + 8 * (size_t)(nk > 0 ? nk : 0) * (nk > 0 ? nk : 0) +
+                (has_gain ? 8 * (size_t)(nt > 0 ? nt : 0) : 0);
+  if (nk < 2 || nk > 64 || nt < 0 || has_gain > 1 || need != m->flatfield_len) {
+    sscor_geometry_free(g);
+    return sscor_fail(SSCOR_E_CORRUPT,
+                      "model: FLAT section of %zu bytes does not fit %d knots and %d tiles",
+                      m->flatfield_len, nk, nt);
+  }
+  double *v = malloc(sizeof(double) * ((size_t)2 * nk + (size_t)nk * nk + (size_t)nt + 1));
+  if (!v) {
+    sscor_geometry_free(g);
+    return sscor_fail(SSCOR_E_NOMEM, "model: out of memory reading the flat-field");
+  }
+  size_t n = 0;
+  while (p < end) v[n++] = get_f64(&p);
+  st = sscor_flatfield_from_params(g, nk, v, v + nk, v + 2 * nk, has_gain ? v + 2 * nk + nk * nk : NULL,
+                                   nt, dark, ff);
+  free(v);
+  if (st) sscor_geometry_free(g);
+  return st;
+}
+
+/* ---- corrector ---------------------------------------------------------- */
+
+sscor_status sscor_corrector_new(const sscor_model *m, const sscor_correct_params *p,
+                                 sscor_corrector **out) {
+  *out = NULL;
+  sscor_corrector *c = calloc(1, sizeof *c);
+  if (!c) return sscor_fail(SSCOR_E_NOMEM, "corrector: out of memory");
+  c->m = m;
+  if (p) c->p = *p;
+  else sscor_correct_params_default(&c->p);
+  sscor_status st;
+  if (m->geometry) {
+    if ((st = sscor_model_get_flatfield(m, &c->g, &c->ff))) goto fail;
+    c->has_geom = 1;
+  }
+  if (m->corrector) {
+    if (c->p.threads > 0) sscor_kernels_set_threads(c->p.threads);
+    if ((st = sscor_engine_create(SSCOR_BACKEND_DNNL, &c->engine))) goto fail;
+  }
+  *out = c;
+  return SSCOR_OK;
+fail:
+  sscor_corrector_free(c);
+  return st;
+}
+
+void sscor_corrector_free(sscor_corrector *c) {
+  if (!c) return;
+  sscor_flatfield_free(c->ff);
+  if (c->has_geom) sscor_geometry_free(&c->g);
+  sscor_net_ws_destroy(c->ws);
+  if (c->engine) sscor_engine_destroy(c->engine);
+  free(c->win_in);
+  free(c->win_out);
+  free(c->acc);
+  free(c->wsum);
+  free(c);
+}
+
+int sscor_corrector_has_flatfield(const sscor_corrector *c) { return c->ff != NULL; }
+int sscor_corrector_has_network(const sscor_corrector *c) { return c->m->corrector != NULL; }
+const sscor_geometry *sscor_corrector_geometry(const sscor_corrector *c) {
+  return c->has_geom ? &c->g : NULL;
+}
+
+sscor_status sscor_corrector_check(const sscor_corrector *c, int channels, sscor_sample_type type,
+                                   int image_w, int image_h, const char *what) {
+  const sscor_model *m = c->m;
+  if (channels != m->channels)
+    return sscor_fail(SSCOR_E_INVALID, "%s has %d channel%s, the model was made for %d", what, channels,
+                      channels == 1 ? "" : "s", m->channels);
+  if (c->has_geom && (image_w != c->g.width || image_h != c->g.height))
+    return sscor_fail(SSCOR_E_INVALID,
+                      "%s is %dx%d, the model's geometry describes a %dx%d image (estimate a model "
+                      "for this image)",
+                      what, image_w, image_h, c->g.width, c->g.height);
+  if (m->corrector) {
+    float tmax = sscor_sample_max(type);
+    for (int k = 0; k < channels; k++)
+      if (m->low[k] < (type == SSCOR_F32 ? -tmax : 0.0f) - 1e-3f || m->low[k] > tmax ||
+          (type != SSCOR_F32 && m->high[k] > 4.0f * tmax))
+        return sscor_fail(SSCOR_E_INVALID,
+                          "%s holds %s samples, the model's intensity scaling of channel %d "
+                          "(%g..%g) does not fit that range",
+                          what, sscor_sample_type_name(type), k, m->low[k], m->high[k]);
+    if (m->sample_format != SSCOR_SAMPLE_UNKNOWN && (int)m->sample_format != (int)type + 1)
+      return sscor_fail(SSCOR_E_INVALID, "%s holds %s samples, the model was trained on %s samples",
+                        what, sscor_sample_type_name(type),
+                        sscor_sample_type_name((sscor_sample_type)(m->sample_format - 1)));
+  }
+  return SSCOR_OK;
+}
+
+/* Raised-cosine weight of position i in a window of n: small but non-zero at
+ * the border (so region borders, covered by one window only, stay defined). */
+static float win_weight(int i, int n) {
+  double t = (i + 0.5) / n;
+  return (float)(0.02 + 0.98 * (0.5 - 0.5 * cos(2 * M_PI * t)));
+}
+
+static sscor_status ensure_ws(sscor_corrector *c, int w, int h) {
+  if (c->ws && c->ws_w == w && c->ws_h == h) return SSCOR_OK;
+  sscor_net_ws_destroy(c->ws);
+  c->ws = NULL;
+  free(c->win_in);
+  free(c->win_out);
+  size_t n = (size_t)c->m->channels * w * h;
+  c->win_in = malloc(n * sizeof(float));
+  c->win_out = malloc(n * sizeof(float));
+  if (!c->win_in || !c->win_out) return sscor_fail(SSCOR_E_NOMEM, "corrector: out of memory");
+  sscor_status st = sscor_net_ws_create(c->m->corrector, c->engine, 1, h, w, 0, &c->ws);
+  if (st) return st;
+  c->ws_w = w;
+  c->ws_h = h;
+  return SSCOR_OK;
+}
+
+/* Window origins covering [0, len) with windows of size win and step <= step. */
+static int window_starts(int len, int win, int step, int *out, int max) {
+  if (len <= win) {
+    out[0] = 0;
+    return 1;
+  }
+  int n = (len - win + step - 1) / step + 1;
+  if (n > max) n = max;
+  for (int i = 0; i < n; i++) out[i] = (int)((double)i * (len - win) / (n - 1) + 0.5);
+  return n;
+}
+
+static sscor_status refine(sscor_corrector *c, sscor_image *r) {
+  const sscor_model *m = c->m;
+  int C = r->channels, W = r->width, H = r->height;
+  int P = m->patch;
+  int ww = W < P ? W & ~3 : P, wh = H < P ? H & ~3 : P;
+  if (ww < 8 || wh < 8) return SSCOR_OK; /* too small for the network: flat-field only */
+  int step = c->p.step > 0 && c->p.step <= P / 2 ? c->p.step : P / 2;
+  sscor_status st = ensure_ws(c, ww, wh);
+  if (st) return st;
+  size_t npx = (size_t)W * H;
+  if (c->acc_cap < npx) {
+    free(c->acc);
+    free(c->wsum);
+    c->acc = malloc(npx * C * sizeof(float));
+    c->wsum = malloc(npx * sizeof(float));
+    if (!c->acc || !c->wsum) {
+      c->acc_cap = 0;
+      return sscor_fail(SSCOR_E_NOMEM, "corrector: out of memory for a %dx%d region", W, H);
+    }
+    c->acc_cap = npx;
+  }
+  memset(c->acc, 0, npx * C * sizeof(float));
+  memset(c->wsum, 0, npx * sizeof(float));
+  int xs[4096], ys[4096];
+  int nx = window_starts(W, ww, step, xs, 4096), ny = window_starts(H, wh, step, ys, 4096);
+  sscor_tensor *in = sscor_net_ws_input(c->ws);
+  for (int j = 0; j < ny; j++)
+    for (int i = 0; i < nx; i++) {
+      int x0 = xs[i], y0 = ys[j];
+      for (int k = 0; k < C; k++) {
+        float lo = m->low[k], hi = m->high[k];
+        for (int y = 0; y < wh; y++)
+          for (int x = 0; x < ww; x++) {
+            float v = sscor_image_get(r, x0 + x, y0 + y, k);
+            c->win_in[((size_t)k * wh + y) * ww + x] = 2.0f * (v - lo) / (hi - lo) - 1.0f;
+          }
+      }
+      sscor_tensor_import(in, c->win_in);
+      if ((st = sscor_net_forward(c->ws, in))) return st;
+      sscor_tensor_export(sscor_net_ws_output(c->ws), c->win_out);
+      for (int y = 0; y < wh; y++) {
+        float wy = win_weight(y, wh);
+        for (int x = 0; x < ww; x++) {
+          float w = wy * win_weight(x, ww);
+          size_t o = (size_t)(y0 + y) * W + x0 + x;
+          c->wsum[o] += w;
+          for (int k = 0; k < C; k++) {
+            float u = c->win_out[((size_t)k * wh + y) * ww + x];
+            c->acc[o * C + k] += w * (m->low[k] + (u + 1.0f) * 0.5f * (m->high[k] - m->low[k]));
+          }
+        }
+      }
+    }
+  for (int y = 0; y < H; y++)
+    for (int x = 0; x < W; x++) {
+      size_t o = (size_t)y * W + x;
+      for (int k = 0; k < C; k++) {
+        float v0 = sscor_image_get(r, x, y, k);
+        if (v0 == 0.0f) continue; /* no data stays no data */
+        float v = c->acc[o * C + k] / c->wsum[o];
+        if (c->p.max_rule && v < v0) v = v0;
+        sscor_image_set(r, x, y, k, v);
+      }
+    }
+  return SSCOR_OK;
+}
+
+sscor_status sscor_corrector_apply(sscor_corrector *c, sscor_image *region, int x0, int y0) {
+  if (region->channels != c->m->channels)
+    return sscor_fail(SSCOR_E_INVALID, "corrector: region has %d channels, the model %d", region->channels,
+                      c->m->channels);
+  sscor_status st;
+  if (c->ff && (st = sscor_flatfield_apply(c->ff, region, x0, y0))) return st;
+  if (c->m->corrector) return refine(c, region);
+  return SSCOR_OK;
+}
+
+/* ---- analysis ----------------------------------------------------------- */
+
+void sscor_analyse_params_default(sscor_analyse_params *p) {
+  memset(p, 0, sizeof *p);
+  sscor_detect_params_default(&p->detect);
+  sscor_flatfield_params_default(&p->flat);
+}
+
+typedef struct {
+  sscor_slide *s;
+  const sscor_slide_info *info;
+  void *buf;
+  size_t cap;
+} slide_reader;
+
+static sscor_status slide_region_reader(void *user, int x, int y, int w, int h, float *dst) {
+  slide_reader *r = user;
+  int C = r->info->channels;
+  size_t ss = sscor_sample_size(r->info->type), stride = (size_t)w * C * ss, need = stride * h;
+  if (need > r->cap) {
+    void *nb = realloc(r->buf, need);
+    if (!nb) return sscor_fail(SSCOR_E_NOMEM, "analyse: out of memory reading a %dx%d region", w, h);
+    r->buf = nb;
+    r->cap = need;
+  }
+  sscor_status st = sscor_slide_read_region(r->s, 0, x, y, w, h, r->buf, stride);
+  if (st) return st;
+  sscor_image img;
+  sscor_image_wrap(&img, r->buf, w, h, C, r->info->type, stride);
+  for (int yy = 0; yy < h; yy++)
+    for (int xx = 0; xx < w; xx++) {
+      float s = 0;
+      for (int k = 0; k < C; k++) s += sscor_image_get(&img, xx, yy, k);
+      dst[(size_t)yy * w + xx] = s / C;
+    }
+  return SSCOR_OK;
+}
+
+sscor_status sscor_analyse_slide(const char *path, const sscor_analyse_params *p,
+                                 sscor_geometry *g, sscor_flatfield **ff, sscor_image *coarse_out,
+                                 sscor_analyse_report *rep) {
+  *ff = NULL;
+  memset(rep, 0, sizeof *rep);
+  memset(g, 0, sizeof *g);
+  slide_reader rd = {0};
+  sscor_image coarse = {0};
+  sscor_status st = sscor_slide_open(path, &rd.s);
+  if (st) return st;
+  rd.info = sscor_slide_get_info(rd.s);
+  int64_t W64, H64;
+  if ((st = sscor_slide_level_size(rd.s, 0, &W64, &H64))) goto done;
+  int W = (int)W64, H = (int)H64;
+  int scale = p->scale;
+  if (scale <= 0) {
+    scale = 4;
+    while ((double)(W / scale) * (H / scale) > 64e6) scale *= 2; /* keep the reduced image small */
+  }
+  if (W / scale < 16 || H / scale < 16) {
+    st = sscor_fail(SSCOR_E_INVALID, "%s: %dx%d is too small to analyse at reduction %d", path, W, H, scale);
+    goto done;
+  }
+  rep->scale = scale;
+  if ((st = sscor_image_alloc(&coarse, W / scale, H / scale, 1, SSCOR_F32))) goto done;
+  {
+    /* Band by band: `scale` full-resolution rows make one reduced row. */
+    int rows = scale;
+    while (rows * 2 <= 256 && rows * 2 <= H) rows *= 2;
+    float *band = malloc(sizeof(float) * (size_t)W * rows);
+    double *acc = malloc(sizeof(double) * (size_t)coarse.width);
+    if (!band || !acc) {
+      free(band);
+      free(acc);
+      st = sscor_fail(SSCOR_E_NOMEM, "%s: out of memory for the reduced image", path);
+      goto done;
+    }
+    for (int y0 = 0; y0 < coarse.height * scale && !st; y0 += rows) {
+      int h = rows;
+      if (y0 + h > coarse.height * scale) h = coarse.height * scale - y0;
+      if ((st = slide_region_reader(&rd, 0, y0, W, h, band))) break;
+      for (int cy = 0; cy < h / scale; cy++) {
+        memset(acc, 0, sizeof(double) * (size_t)coarse.width);
+        for (int yy = 0; yy < scale; yy++) {
+          const float *row = band + (size_t)(cy * scale + yy) * W;
+          for (int x = 0; x < coarse.width * scale; x++) acc[x / scale] += row[x];
+        }
+        float *out = sscor_image_row(&coarse, y0 / scale + cy);
+        for (int x = 0; x < coarse.width; x++) out[x] = (float)(acc[x] / ((double)scale * scale));
+      }
+    }
+    free(band);
+    free(acc);
+    if (st) goto done;
+  }
+  if (p->geometry_file) {
+    if ((st = sscor_geometry_read(p->geometry_file, g))) goto done;
+    if (g->width != W || g->height != H) {
+      st = sscor_fail(SSCOR_E_INVALID, "%s: describes a %dx%d image, %s is %dx%d", p->geometry_file,
+                      g->width, g->height, path, W, H);
+      goto done;
+    }
+    snprintf(rep->detect.summary, sizeof rep->detect.summary, "geometry from %s: %d tiles",
+             p->geometry_file, g->n_tiles);
+  } else {
+    rep->detected = 1;
+    if ((st = sscor_detect_geometry(&coarse, scale, W, H, slide_region_reader, &rd, &p->detect, g,
+                                    &rep->detect)))
+      goto done;
+  }
+  if (g->n_tiles < 2 || g->orientation == SSCOR_ORIENT_NONE) {
+    st = sscor_fail(SSCOR_E_INVALID, "%s: no stripes found (%s)", path, rep->detect.summary);
+    goto done;
+  }
+  st = sscor_flatfield_estimate(g, &coarse, scale, slide_region_reader, &rd, &p->flat, ff, &rep->flat);
+done:
+  if (st) {
+    sscor_geometry_free(g);
+    memset(g, 0, sizeof *g);
+    sscor_image_free(&coarse);
+  } else if (coarse_out) {
+    *coarse_out = coarse;
+  } else {
+    sscor_image_free(&coarse);
+  }
+  free(rd.buf);
+  sscor_slide_close(rd.s);
+  return st;
+}
+
+/* ---- learned refinement ------------------------------------------------- */
+
+#include "sampling.h"
+#include "trainer.h"
+
+void sscor_refine_params_default(sscor_refine_params *p) {
+  memset(p, 0, sizeof *p);
+  p->preset = "cpu";
+  p->seed = 1;
+  p->flatfield_first = 1;
+}
+
+typedef struct {
+  sscor_refine_progress_fn cb;
+  void *user;
+  double budget;
+} refine_cb;
+
+static int refine_progress(const sscor_train_progress *pr, void *user) {
+  refine_cb *r = user;
+  if (r->cb && r->cb(pr, r->user)) return 1;
+  return r->budget > 0 && pr->elapsed_s >= r->budget;
+}
+
+sscor_status sscor_refine_train(const char *path, const sscor_geometry *g, const sscor_flatfield *ff,
+                                const sscor_image *coarse, int scale, double fg,
+                                const sscor_refine_params *p, sscor_refine_progress_fn cb, void *user,
+                                sscor_model *m, int *n_pairs) {
+  sscor_train_config cfg;
+  sscor_status st;
+  *n_pairs = 0;
+  sscor_slide *s = NULL;
+  sscor_pair *pairs = NULL;
+  sscor_image *patches = NULL;
+  float *px = NULL, *py = NULL;
+  sscor_trainer *t = NULL;
+  int n = 0, C = m->channels;
+  if ((st = sscor_train_preset(p->preset ? p->preset : "cpu", C, &cfg))) return st;
+  if (p->epochs > 0) {
+    cfg.epochs = (p->epochs + 1) / 2;
+    cfg.epochs_decay = p->epochs / 2;
+  }
+  cfg.seed = p->seed;
+  if (p->threads > 0) sscor_kernels_set_threads(p->threads);
+  int P = cfg.patch;
+  sscor_sample_params sp;
+  sscor_sample_params_default(&sp);
+  sp.patch = P;
+  sp.seed = p->seed;
+  sp.max_pairs = p->max_pairs > 0 ? p->max_pairs : 2000;
+  sp.fg_threshold = fg;
+  if ((st = sscor_sample_pairs(g, coarse, scale, &sp, &pairs, &n))) return st;
+  if (n < 8) {
+    free(pairs);
+    return sscor_fail(SSCOR_E_INVALID, "%s: too few training pairs (%d; need 8): too little tissue along the seams",
+                      path, n);
+  }
+  if ((st = sscor_slide_open(path, &s))) goto done;
+  const sscor_slide_info *info = sscor_slide_get_info(s);
+  if ((info->channels == 4 ? 3 : info->channels) != C) {
+    st = sscor_fail(SSCOR_E_INVALID, "%s: %d channels, the model has %d", path, info->channels, C);
+    goto done;
+  }
+  patches = calloc((size_t)2 * n, sizeof *patches);
+  if (!patches) {
+    st = sscor_fail(SSCOR_E_NOMEM, "out of memory for %d pairs", n);
+    goto done;
+  }
+  /* cut both patches of every pair at full resolution */
+  sscor_image raw = {0};
+  if ((st = sscor_image_alloc(&raw, P, P, info->channels, info->type))) goto done;
+  for (int i = 0; i < 2 * n && !st; i++) {
+    int x = i % 2 ? pairs[i / 2].nx : pairs[i / 2].ax, y = i % 2 ? pairs[i / 2].ny : pairs[i / 2].ay;
+    if ((st = sscor_slide_read_region(s, 0, x, y, P, P, raw.data, raw.stride))) break;
+    if ((st = sscor_image_alloc(&patches[i], P, P, C, SSCOR_F32))) break;
+    for (int yy = 0; yy < P; yy++)
+      for (int xx = 0; xx < P; xx++)
+        for (int c = 0; c < C; c++) sscor_image_set(&patches[i], xx, yy, c, sscor_image_get(&raw, xx, yy, c));
+    if (p->flatfield_first && ff) st = sscor_flatfield_apply(ff, &patches[i], x, y);
+  }
+  sscor_image_free(&raw);
+  if (st) goto done;
+  sscor_intensity_scale sc;
+  if ((st = sscor_intensity_scale_from_patches(patches, 2 * n, 0.5, 99.5, 1, &sc))) goto done;
+  for (int c = 0; c < C; c++) {
+    m->low[c] = sc.lo[c];
+    m->high[c] = sc.hi[c];
+  }
+  size_t per = (size_t)C * P * P;
+  px = malloc(per * n * sizeof(float));
+  py = malloc(per * n * sizeof(float));
+  if (!px || !py) {
+    st = sscor_fail(SSCOR_E_NOMEM, "out of memory for %d pairs", n);
+    goto done;
+  }
+  for (int i = 0; i < 2 * n; i++) {
+    float *dst = (i % 2 ? py : px) + per * (i / 2);
+    for (int c = 0; c < C; c++)
+      for (int yy = 0; yy < P; yy++)
+        for (int xx = 0; xx < P; xx++)
+          dst[((size_t)c * P + yy) * P + xx] = sscor_intensity_to_unit(&sc, c, sscor_image_get(&patches[i], xx, yy, c));
+  }
+  sscor_pairs tp = {px, py, n, C, P};
+  if ((st = sscor_trainer_create(&cfg, &tp, &t))) goto done;
+  refine_cb rc = {cb, user, p->budget_s};
+  if ((st = sscor_trainer_run(t, refine_progress, &rc))) goto done;
+  sscor_net *gc = sscor_trainer_corrector(t), *copy;
+  if ((st = sscor_net_create(&gc->cfg, &copy))) goto done;
+  memcpy(copy->params, gc->params, sizeof(float) * gc->n_params);
+  sscor_net_destroy(m->corrector);
+  m->corrector = copy;
+  m->patch = P;
+  snprintf(m->preset, sizeof m->preset, "%s", p->preset ? p->preset : "cpu");
+  *n_pairs = n;
+done:
+  sscor_trainer_destroy(t);
+  free(px);
+  free(py);
+  for (int i = 0; patches && i < 2 * n; i++) sscor_image_free(&patches[i]);
+  free(patches);
+  free(pairs);
+  if (s) sscor_slide_close(s);
+  return st;
+}

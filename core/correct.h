@@ -1,0 +1,118 @@
+/* Applying an sscor correction model to an image, region by region.
+ *
+ * A model (core/model_file.h) carries up to two stages, applied in order:
+ *   1. the seam-aware flat-field (sections GEOM + FLAT, core/flatfield.h):
+ *      right by construction, smooth within tiles, jumping at seams;
+ *   2. the learned corrector G_C (section NET), run on windows of the
+ *      model's patch size with a step of at most patch/2; the windows'
+ *      outputs are blended with smooth (raised-cosine) weights that fall
+ *      towards the window borders, so no window edge shows and overlaps are
+ *      not simply averaged. The reference's max(original, corrected) rule
+ *      (which can only brighten) is an option, off by default.
+ * Regions are given with their place in the whole image, so a tile stream
+ * and a whole frame are corrected identically.
+ *
+ * Also here: building a model's flat-field part from a slide (detection on
+ * a reduced image, refinement and seam bands read at full resolution, in
+ * bounded memory), which is what `sscor correct` and sscortrain use. */
+#ifndef SSCOR_CORRECT_H
+#define SSCOR_CORRECT_H
+
+#include "flatfield.h"
+#include "geometry.h"
+#include "image.h"
+#include "model_file.h"
+#include "slide.h"
+
+typedef struct {
+  int step;      /* window step for G_C, px; 0 = patch/2; clamped to <= patch/2 */
+  int max_rule;  /* 1: keep max(original, corrected) per sample (reference rule) */
+  int threads;   /* compute threads for G_C (0 = keep the engine's default) */
+} sscor_correct_params;
+
+void sscor_correct_params_default(sscor_correct_params *p);
+
+typedef struct sscor_corrector sscor_corrector;
+
+/* Builds a corrector from a loaded model; the model stays the caller's and
+ * must outlive the corrector. Fails on an unreadable FLAT/GEOM section. */
+sscor_status sscor_corrector_new(const sscor_model *m, const sscor_correct_params *p,
+                                 sscor_corrector **out);
+void sscor_corrector_free(sscor_corrector *c);
+/* Refuses a stream the model does not fit: channel count, image size (for a
+ * model with a geometry), or a sample type whose range cannot hold the
+ * model's intensity scaling. `what` names the stream in the message. */
+sscor_status sscor_corrector_check(const sscor_corrector *c, int channels, sscor_sample_type type,
+                                   int image_w, int image_h, const char *what);
+/* Corrects `region` in place; its pixel (0,0) is image pixel (x0,y0). */
+sscor_status sscor_corrector_apply(sscor_corrector *c, sscor_image *region, int x0, int y0);
+/* 1 when the model has a flat-field / a learned corrector. */
+int sscor_corrector_has_flatfield(const sscor_corrector *c);
+int sscor_corrector_has_network(const sscor_corrector *c);
+const sscor_geometry *sscor_corrector_geometry(const sscor_corrector *c);
+
+/* ---- model composition -------------------------------------------------- */
+
+/* Stores geometry g and field ff (may be NULL: geometry only) in m's GEOM and
+ * FLAT sections, replacing what was there. */
+sscor_status sscor_model_set_flatfield(sscor_model *m, const sscor_geometry *g,
+                                       const sscor_flatfield *ff);
+/* Parses m's GEOM (and FLAT when present) sections; *ff may come back NULL. */
+sscor_status sscor_model_get_flatfield(const sscor_model *m, sscor_geometry *g, sscor_flatfield **ff);
+
+/* ---- analysis of a slide ---------------------------------------------- */
+
+typedef struct {
+  int scale;                 /* reduction of the coarse image (0 = auto: 4, more for huge slides) */
+  const char *geometry_file; /* explicit geometry instead of detection (NULL = detect) */
+  sscor_detect_params detect;
+  sscor_flatfield_params flat;
+} sscor_analyse_params;
+
+void sscor_analyse_params_default(sscor_analyse_params *p);
+
+typedef struct {
+  sscor_detect_report detect;
+  sscor_flatfield_report flat;
+  int scale;
+  int detected; /* 0 when the geometry came from a file */
+} sscor_analyse_report;
+
+/* Reads `path` level 0 in bands, builds the reduced image, detects (or
+ * reads) the geometry and estimates the flat-field. Fails with
+ * SSCOR_E_INVALID "no stripes found" when detection finds no seams. The
+ * caller frees g and ff. coarse (optional) receives the reduced image. */
+sscor_status sscor_analyse_slide(const char *path, const sscor_analyse_params *p,
+                                 sscor_geometry *g, sscor_flatfield **ff, sscor_image *coarse,
+                                 sscor_analyse_report *report);
+
+#endif
+
+/* ---- learned refinement ------------------------------------------------- */
+
+typedef struct {
+  const char *preset;  /* trainer preset ("cpu" default, "paper") */
+  int epochs;          /* 0 = the preset's (constant + decay split in half) */
+  double budget_s;     /* stop training after this many seconds (0 = none) */
+  int max_pairs;       /* cap on sampled pairs (0 = 2000) */
+  uint64_t seed;
+  int threads;         /* 0 = kernels' default */
+  int flatfield_first; /* 1: pairs are cut from the flat-fielded image (refinement);
+                          0: from the raw image (the plain CycleGAN) */
+} sscor_refine_params;
+
+void sscor_refine_params_default(sscor_refine_params *p);
+
+/* Progress of sscor_refine_train: forwarded trainer progress. */
+typedef int (*sscor_refine_progress_fn)(const sscor_train_progress *p, void *user);
+
+/* Samples seam/normal pairs of the slide at `path` for geometry g (coarse:
+ * the analysis image reduced by `scale`, for the foreground test with
+ * threshold fg), cuts them at full resolution (through ff when
+ * flatfield_first), sets m's intensity scaling from robust percentiles of the
+ * patches (0.5 / 99.5, joint over channels), trains G_C and stores it in m
+ * (m->corrector, m->patch, m->preset). Fails with "too few pairs" below 8. */
+sscor_status sscor_refine_train(const char *path, const sscor_geometry *g, const sscor_flatfield *ff,
+                                const sscor_image *coarse, int scale, double fg,
+                                const sscor_refine_params *p, sscor_refine_progress_fn cb, void *user,
+                                sscor_model *m, int *n_pairs);
