@@ -118,9 +118,11 @@ static gboolean parse_channels(GstSscorSlideSrc *s) {
       gchar *t = g_strstrip(*p);
       long c = strtol(t, &end, 10);
       if (!*t || *end || c < 0 || c >= s->src_channels || n == SSCOR_IMAGE_MAX_CHANNELS) {
+        /* t points into parts: report before freeing it */
+        (void)SETTINGS_ERROR(s, "channels=\"%s\": \"%s\" is not a channel of %s (it has %d)",
+                             s->channels, t, s->location, s->src_channels);
         g_strfreev(parts);
-        return SETTINGS_ERROR(s, "channels=\"%s\": \"%s\" is not a channel of %s (it has %d)",
-                              s->channels, t, s->location, s->src_channels);
+        return FALSE;
       }
       s->sel[n++] = (int)c;
     }
