@@ -10,6 +10,7 @@
 #include <tiffio.h>
 
 #include "image.h"
+#include "image_util.h"
 
 /* Deterministic content with structure and noise in every sample. */
 static void fill_pattern(sscor_image *img, unsigned seed) {
@@ -124,17 +125,6 @@ static int run_pipeline(const char *desc, char *err, size_t errlen) {
   gst_element_set_state(p, GST_STATE_NULL);
   gst_object_unref(p);
   return ok;
-}
-
-static int images_equal(const sscor_image *a, const sscor_image *b) {
-  if (a->width != b->width || a->height != b->height || a->channels != b->channels ||
-      a->type != b->type)
-    return 0;
-  for (int y = 0; y < a->height; y++)
-    if (memcmp(sscor_image_row(a, y), sscor_image_row(b, y),
-               (size_t)a->width * a->channels * sscor_sample_size(a->type)))
-      return 0;
-  return 1;
 }
 
 #endif

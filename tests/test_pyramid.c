@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "image_util.h"
 #include "pyramid.h"
 #include "slide.h"
 
@@ -43,17 +44,6 @@ static void halve(const sscor_image *a, sscor_image *o) {
         if (a->type == SSCOR_F32) sscor_image_set(o, x, y, c, (float)(s / 4));
         else sscor_image_set(o, x, y, c, (float)(((long)s + 2) / 4));
       }
-}
-
-static int same(const sscor_image *a, const sscor_image *b) {
-  if (a->width != b->width || a->height != b->height || a->channels != b->channels ||
-      a->type != b->type)
-    return 0;
-  for (int y = 0; y < a->height; y++)
-    if (memcmp(sscor_image_row(a, y), sscor_image_row(b, y),
-               (size_t)a->width * a->channels * sscor_sample_size(a->type)))
-      return 0;
-  return 1;
 }
 
 static int files_in_dir(void) {
@@ -117,7 +107,7 @@ static void roundtrip(int w, int h, int C, sscor_sample_type type, sscor_compres
       err /= (double)got.width * got.height * C;
       CHECK_MSG(err < 6, "jpeg level %d mean abs error %.2f", l, err);
     } else {
-      CHECK_MSG(same(&got, &ref), "level %d differs (%dx%dx%d %s %s subifds %d)", l, w, h, C,
+      CHECK_MSG(images_equal(&got, &ref), "level %d differs (%dx%dx%d %s %s subifds %d)", l, w, h, C,
                 sscor_sample_type_name(type), sscor_compression_name(comp), subifds);
     }
     sscor_image next;
@@ -152,7 +142,7 @@ static void whole_image_roundtrips(void) {
     snprintf(path, sizeof path, "%s/rt%zu.tif", dir, i);
     CHECK_MSG(!sscor_image_write_pyramid(path, &a, NULL), "%s", sscor_last_error());
     CHECK_MSG(!sscor_image_read(path, &b), "%s", sscor_last_error());
-    CHECK_MSG(same(&a, &b), "whole-image round trip %zu differs", i);
+    CHECK_MSG(images_equal(&a, &b), "whole-image round trip %zu differs", i);
     sscor_image_free(&a);
     sscor_image_free(&b);
   }
