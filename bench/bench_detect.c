@@ -5,7 +5,7 @@
 #include <time.h>
 
 #include "geometry.h"
-#include "tiff_local.h"
+#include "slide.h"
 
 static double now(void) {
   struct timespec ts;
@@ -20,7 +20,7 @@ int main(int argc, char **argv) {
   }
   int scale = argc > 3 ? atoi(argv[3]) : 4;
   sscor_image img, coarse;
-  if (bench_tiff_read(argv[1], &img)) {
+  if (sscor_image_read(argv[1], &img)) {
     fprintf(stderr, "%s\n", sscor_last_error());
     return 1;
   }

@@ -15,8 +15,9 @@
 
 #include "flatfield.h"
 #include "geometry.h"
+#include "pyramid.h"
 #include "sampling.h"
-#include "tiff_local.h"
+#include "slide.h"
 
 static double now(void) {
   struct timespec ts;
@@ -58,7 +59,7 @@ int main(int argc, char **argv) {
     }
   }
   sscor_image img, coarse;
-  if (bench_tiff_read(argv[1], &img)) return die();
+  if (sscor_image_read(argv[1], &img)) return die();
   double t0 = now();
   if (sscor_downsample(&img, scale, &coarse)) return die();
   double t1 = now();
@@ -122,7 +123,7 @@ int main(int argc, char **argv) {
     if (sscor_flatfield_apply(ff, &band, 0, y)) return die();
   }
   double t4 = now();
-  if (bench_tiff_write(argv[2], &img)) return die();
+  if (sscor_image_write_pyramid(argv[2], &img, NULL)) return die();
   printf("time_s downsample %.3f detect %.3f estimate %.3f apply %.3f total %.3f\n", t1 - t0,
          t2 - t1, t_est, t4 - t3, t1 - t0 + t2 - t1 + t_est + t4 - t3);
   sscor_flatfield_free(ff);

@@ -38,7 +38,7 @@ enum {
   PROP_CACHE_SIZE,
 };
 
-#define DEFAULT_TILE 256
+#define DEFAULT_TILE 512
 #define DEFAULT_CACHE_MB 32
 
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE(
@@ -118,10 +118,9 @@ static gboolean parse_channels(GstSscorSlideSrc *s) {
       gchar *t = g_strstrip(*p);
       long c = strtol(t, &end, 10);
       if (!*t || *end || c < 0 || c >= s->src_channels || n == SSCOR_IMAGE_MAX_CHANNELS) {
-        GST_ELEMENT_ERROR(s, RESOURCE, SETTINGS,
-                          ("channels=\"%s\": \"%s\" is not a channel of %s (it has %d)",
-                           s->channels, t, s->location, s->src_channels),
-                          (NULL));
+        /* t points into parts: report before freeing it */
+        (void)SETTINGS_ERROR(s, "channels=\"%s\": \"%s\" is not a channel of %s (it has %d)",
+                             s->channels, t, s->location, s->src_channels);
         g_strfreev(parts);
         return FALSE;
       }
@@ -305,24 +304,13 @@ static GstFlowReturn create(GstPushSrc *psrc, GstBuffer **out) {
   size_t stride = (size_t)GST_VIDEO_INFO_PLANE_STRIDE(&s->vinfo, 0);
   int OC = s->sequential ? 1 : s->out_channels;
   const int *sel = s->sequential ? &s->sel[s->chan] : s->sel;
-  int identity = !s->sequential && OC == SC;
-  for (int c = 0; c < OC && identity; c++) identity = sel[c] == c;
-  size_t opx = (size_t)OC * ss;
   for (int y = 0; y < th; y++) {
     const guint8 *srow = s->scratch + (size_t)reflect(y, vh) * tw * spx;
     guint8 *drow = map.data + (size_t)y * stride;
-    if (identity) { /* whole valid row at once, then mirror the padding */
-      memcpy(drow, srow, (size_t)vw * spx);
-      for (int x = vw; x < tw; x++) memcpy(drow + x * opx, srow + (size_t)reflect(x, vw) * spx, opx);
-      continue;
-    }
     for (int x = 0; x < tw; x++) {
       const guint8 *sp = srow + (size_t)reflect(x, vw) * spx;
-      guint8 *dp = drow + (size_t)x * opx;
-      if (ss == 1)
-        for (int c = 0; c < OC; c++) dp[c] = sp[sel[c]];
-      else
-        for (int c = 0; c < OC; c++) ((guint16 *)dp)[c] = ((const guint16 *)sp)[sel[c]];
+      guint8 *dp = drow + (size_t)x * OC * ss;
+      for (int c = 0; c < OC; c++) memcpy(dp + c * ss, sp + (size_t)sel[c] * ss, ss);
     }
   }
   gst_buffer_unmap(buf, &map);

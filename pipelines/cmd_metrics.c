@@ -13,7 +13,7 @@
 #include "cli.h"
 #include "degrade.h"
 #include "metrics.h"
-#include "tiff_io.h"
+#include "slide.h"
 
 static void help(void) {
   printf(
@@ -276,9 +276,9 @@ int sscor_cmd_metrics(int argc, char **argv) {
     }                             \
   } while (0)
 
-  TRY(sscor_tiff_read(in_path, &in));
+  TRY(sscor_image_read(in_path, &in));
   if (out_path) {
-    TRY(sscor_tiff_read(out_path, &out));
+    TRY(sscor_image_read(out_path, &out));
     if (out.width != in.width || out.height != in.height || out.channels != in.channels) {
       fprintf(stderr, "sscor metrics: %s is %dx%dx%d but %s is %dx%dx%d\n", out_path, out.width,
               out.height, out.channels, in_path, in.width, in.height, in.channels);
@@ -286,7 +286,7 @@ int sscor_cmd_metrics(int argc, char **argv) {
     }
   }
   if (truth_path) {
-    TRY(sscor_tiff_read(truth_path, &truth));
+    TRY(sscor_image_read(truth_path, &truth));
     if (truth.width != in.width || truth.height != in.height || truth.channels != in.channels) {
       fprintf(stderr, "sscor metrics: truth %s is %dx%dx%d but %s is %dx%dx%d\n", truth_path,
               truth.width, truth.height, truth.channels, in_path, in.width, in.height, in.channels);

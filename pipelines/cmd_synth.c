@@ -8,7 +8,8 @@
 
 #include "cli.h"
 #include "degrade.h"
-#include "tiff_io.h"
+#include "pyramid.h"
+#include "slide.h"
 
 #define MAX_DEGS 16
 
@@ -120,7 +121,7 @@ int sscor_cmd_synth(int argc, char **argv) {
     goto done;
   }
   if (input) {
-    if (sscor_tiff_read(input, &img)) {
+    if (sscor_image_read(input, &img)) {
       rc = sscor_cli_fail(cmd);
       goto done;
     }
@@ -137,11 +138,11 @@ int sscor_cmd_synth(int argc, char **argv) {
     goto done;
   }
   /* Three files; if a later one fails, the earlier ones are removed. */
-  if (sscor_tiff_write(out, &img)) {
+  if (sscor_image_write_pyramid(out, &img, NULL)) {
     rc = sscor_cli_fail(cmd);
     goto done;
   }
-  if (sscor_tiff_write(tp, &clean)) {
+  if (sscor_image_write_pyramid(tp, &clean, NULL)) {
     rc = sscor_cli_fail(cmd);
     unlink(out);
     goto done;

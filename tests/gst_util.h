@@ -10,6 +10,7 @@
 #include <tiffio.h>
 
 #include "image.h"
+#include "image_util.h"
 
 /* Deterministic content with structure and noise in every sample. */
 static inline void fill_pattern(sscor_image *img, unsigned seed) {
@@ -28,7 +29,7 @@ static inline void fill_pattern(sscor_image *img, unsigned seed) {
 /* Writes img as a single-level TIFF: tiled (tile > 0) or striped (rows per
  * strip = -tile), contiguous or separate planes, with a compression and an
  * optional resolution in microns per pixel. */
-static inline int write_fixture(const char *path, const sscor_image *img, int tile, int separate,
+static int write_fixture(const char *path, const sscor_image *img, int tile, int separate,
                          uint16_t compression, double mpp) {
   TIFF *t = TIFFOpen(path, "w");
   if (!t) return 0;
@@ -94,7 +95,7 @@ static inline int write_fixture(const char *path, const sscor_image *img, int ti
 
 /* Runs a pipeline description to EOS. Returns 1 on EOS, 0 on error (message
  * copied into err). */
-static inline int run_pipeline(const char *desc, char *err, size_t errlen) {
+static int run_pipeline(const char *desc, char *err, size_t errlen) {
   GError *e = NULL;
   err[0] = '\0';
   GstElement *p = gst_parse_launch(desc, &e);
@@ -124,17 +125,6 @@ static inline int run_pipeline(const char *desc, char *err, size_t errlen) {
   gst_element_set_state(p, GST_STATE_NULL);
   gst_object_unref(p);
   return ok;
-}
-
-static inline int images_equal(const sscor_image *a, const sscor_image *b) {
-  if (a->width != b->width || a->height != b->height || a->channels != b->channels ||
-      a->type != b->type)
-    return 0;
-  for (int y = 0; y < a->height; y++)
-    if (memcmp(sscor_image_row(a, y), sscor_image_row(b, y),
-               (size_t)a->width * a->channels * sscor_sample_size(a->type)))
-      return 0;
-  return 1;
 }
 
 #endif

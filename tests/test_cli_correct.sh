@@ -2,7 +2,6 @@
 # sscor correct/train/apply/detect/batch and the example pipelines: results
 # (a synthetic tile shading is reduced, judged against the truth), the CLI's
 # pipeline equals gst-launch's, exit codes, clear errors, no partial output.
-# sanitize-tools
 set -u
 S="$SSCOR_BUILD/pipelines/sscor"
 EX="$SSCOR_SRC/pipelines/examples"

@@ -2,12 +2,6 @@
 # sscorstripes in gst-launch pipelines next to stock elements, and bad settings.
 set -u
 command -v gst-launch-1.0 >/dev/null || exit 77
-# A sanitizer build's plugin needs the sanitizer runtimes loaded first and an
-# in-process registry scan.
-if grep -q "^SSCOR_SANITIZE:BOOL=ON" "$SSCOR_BUILD/CMakeCache.txt" 2>/dev/null; then
-  export LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
-  export GST_REGISTRY_FORK=no
-fi
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 fail=0

@@ -7,7 +7,7 @@
 
 #include "check.h"
 #include "metrics.h"
-#include "tiff_io.h"
+#include "slide.h"
 
 #define MAXREC 128
 #define MAXVAL 256
@@ -297,7 +297,7 @@ static void test_tiles_file(void) {
       CHECK(n == 54);
       snprintf(p, sizeof p, "%s/wsi_brain/stitched.tif", data);
       /* wsi_* values exist when the fixtures were made with the data present. */
-      if (ref_opt("wsi_seam") && !sscor_tiff_read(p, &img)) {
+      if (ref_opt("wsi_seam") && !sscor_image_read(p, &img)) {
         /* The real image against numpy on the same definition. */
         double thr;
         sscor_seam_stats s;

@@ -1,13 +1,18 @@
 /* Pyramid writer + slide reader round trips: every sample type and lossless
  * codec, levels are exact 2x2 rounded means of the level above, OME-style
- * SubIFDs, and failures leave no file behind. */
+ * SubIFDs, whole-image write/read with default options (float and N-channel
+ * included), the real tiled wsi_brain image, and failures (missing, not a
+ * TIFF, truncated, unwritable) give clear errors and leave no file behind. */
 #include <dirent.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
+#include "image_util.h"
 #include "pyramid.h"
 #include "slide.h"
 
@@ -39,17 +44,6 @@ static void halve(const sscor_image *a, sscor_image *o) {
         if (a->type == SSCOR_F32) sscor_image_set(o, x, y, c, (float)(s / 4));
         else sscor_image_set(o, x, y, c, (float)(((long)s + 2) / 4));
       }
-}
-
-static int same(const sscor_image *a, const sscor_image *b) {
-  if (a->width != b->width || a->height != b->height || a->channels != b->channels ||
-      a->type != b->type)
-    return 0;
-  for (int y = 0; y < a->height; y++)
-    if (memcmp(sscor_image_row(a, y), sscor_image_row(b, y),
-               (size_t)a->width * a->channels * sscor_sample_size(a->type)))
-      return 0;
-  return 1;
 }
 
 static int files_in_dir(void) {
@@ -113,7 +107,7 @@ static void roundtrip(int w, int h, int C, sscor_sample_type type, sscor_compres
       err /= (double)got.width * got.height * C;
       CHECK_MSG(err < 6, "jpeg level %d mean abs error %.2f", l, err);
     } else {
-      CHECK_MSG(same(&got, &ref), "level %d differs (%dx%dx%d %s %s subifds %d)", l, w, h, C,
+      CHECK_MSG(images_equal(&got, &ref), "level %d differs (%dx%dx%d %s %s subifds %d)", l, w, h, C,
                 sscor_sample_type_name(type), sscor_compression_name(comp), subifds);
     }
     sscor_image next;
@@ -128,8 +122,95 @@ static void roundtrip(int w, int h, int C, sscor_sample_type type, sscor_compres
   unlink(path);
 }
 
+/* Whole-image convenience calls with default options, as the CLI uses them. */
+static void whole_image_roundtrips(void) {
+  const struct {
+    int w, h, c;
+    sscor_sample_type t;
+  } cases[] = {{37, 21, 1, SSCOR_U8}, {300, 1000, 3, SSCOR_U16}, {16, 9, 2, SSCOR_F32},
+               {5, 4, 4, SSCOR_U8},   {7, 3, 5, SSCOR_U16},     {300, 260, 1, SSCOR_F32}};
+  char path[256];
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    sscor_image a, b;
+    CHECK(!sscor_image_alloc(&a, cases[i].w, cases[i].h, cases[i].c, cases[i].t));
+    for (int y = 0; y < a.height; y++) /* floats include negatives and fractions */
+      for (int x = 0; x < a.width; x++)
+        for (int c = 0; c < a.channels; c++)
+          sscor_image_set(&a, x, y, c,
+                          a.type == SSCOR_F32 ? (x - y) * 0.37f + c
+                                              : (float)((x * 7 + y * 13 + c * 50) % 251));
+    snprintf(path, sizeof path, "%s/rt%zu.tif", dir, i);
+    CHECK_MSG(!sscor_image_write_pyramid(path, &a, NULL), "%s", sscor_last_error());
+    CHECK_MSG(!sscor_image_read(path, &b), "%s", sscor_last_error());
+    CHECK_MSG(images_equal(&a, &b), "whole-image round trip %zu differs", i);
+    sscor_image_free(&a);
+    sscor_image_free(&b);
+  }
+  CHECK(files_in_dir() == 6); /* no temporary files left */
+
+  /* Read errors name the file; no image is handed out. */
+  sscor_image img;
+  snprintf(path, sizeof path, "%s/missing.tif", dir);
+  CHECK(sscor_image_read(path, &img) == SSCOR_E_IO);
+  CHECK(strstr(sscor_last_error(), "missing.tif") != NULL);
+  CHECK(img.data == NULL);
+  snprintf(path, sizeof path, "%s/rt1.tif", dir);
+  struct stat sb;
+  CHECK(stat(path, &sb) == 0);
+  CHECK(truncate(path, sb.st_size / 2) == 0);
+  sscor_status st = sscor_image_read(path, &img);
+  CHECK_MSG(st == SSCOR_E_CORRUPT || st == SSCOR_E_FORMAT, "truncated file read as %s",
+            sscor_status_name(st));
+  CHECK(strstr(sscor_last_error(), "rt1.tif") != NULL);
+  CHECK(img.data == NULL);
+  /* Tile data cut off behind intact directories: the failing tile is named. */
+  snprintf(path, sizeof path, "%s/rt4.tif", dir);
+  FILE *f = fopen(path, "r+b");
+  CHECK(f != NULL);
+  if (f) {
+    CHECK(fseek(f, 8, SEEK_SET) == 0); /* first tile follows the 8-byte header */
+    unsigned char junk[64];
+    memset(junk, 0xA5, sizeof junk);
+    CHECK(fwrite(junk, 1, sizeof junk, f) == sizeof junk);
+    fclose(f);
+  }
+  st = sscor_image_read(path, &img);
+  CHECK_MSG(st == SSCOR_E_CORRUPT || st == SSCOR_E_FORMAT, "corrupt tile read as %s",
+            sscor_status_name(st));
+  CHECK(strstr(sscor_last_error(), "rt4.tif") != NULL);
+  CHECK(img.data == NULL);
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    snprintf(path, sizeof path, "%s/rt%zu.tif", dir, i);
+    unlink(path);
+  }
+  /* Unwritable destination: error naming it, nothing created. */
+  sscor_image a;
+  CHECK(!sscor_image_alloc(&a, 4, 4, 1, SSCOR_U8));
+  snprintf(path, sizeof path, "%s/nodir/x.tif", dir);
+  CHECK(sscor_image_write_pyramid(path, &a, NULL) == SSCOR_E_IO);
+  CHECK(strstr(sscor_last_error(), "nodir/x.tif") != NULL);
+  CHECK(files_in_dir() == 0);
+  sscor_image_free(&a);
+
+  /* The real stitched image: tiled deflate uint16. */
+  const char *data = getenv("SSCOR_DATA");
+  if (data) {
+    snprintf(path, sizeof path, "%s/wsi_brain/stitched.tif", data);
+    if (access(path, R_OK) == 0) {
+      CHECK_MSG(!sscor_image_read(path, &img), "%s", sscor_last_error());
+      CHECK(img.width == 4390 && img.height == 2916 && img.channels == 1 &&
+            img.type == SSCOR_U16);
+      double sum = 0;
+      for (int x = 0; x < img.width; x++) sum += sscor_image_get(&img, x, 1500, 0);
+      CHECK(sum > 0);
+      sscor_image_free(&img);
+    }
+  }
+}
+
 int main(void) {
   CHECK(mkdtemp(dir) != NULL);
+  whole_image_roundtrips();
   roundtrip(300, 200, 1, SSCOR_U8, SSCOR_COMPRESS_DEFLATE, 0);
   roundtrip(300, 200, 3, SSCOR_U8, SSCOR_COMPRESS_NONE, 0);
   roundtrip(257, 129, 3, SSCOR_U8, SSCOR_COMPRESS_LZW, 0);
