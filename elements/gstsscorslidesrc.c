@@ -142,6 +142,25 @@ static gboolean parse_channels(GstSscorSlideSrc *s) {
   return TRUE;
 }
 
+/* Decodes the current tile into scratch once (channel-sequential streams
+ * emit several frames from it). Posts the error itself. */
+static gboolean load_tile(GstSscorSlideSrc *s) {
+  if (s->tile_loaded) return TRUE;
+  int tw = s->tile_width, th = s->tile_height;
+  gint64 ix = (gint64)s->col * (tw - s->overlap), iy = (gint64)s->row * (th - s->overlap);
+  int vw = (int)MIN((gint64)tw, s->rw - ix), vh = (int)MIN((gint64)th, s->rh - iy);
+  size_t spx = (size_t)s->src_channels * sscor_sample_size(s->type);
+  if (sscor_slide_read_region(s->slide, s->level, s->rx + ix, s->ry + iy, vw, vh, s->scratch,
+                              (size_t)tw * spx)) {
+    GST_ELEMENT_ERROR(s, STREAM, DECODE, ("%s", sscor_last_error()), (NULL));
+    return FALSE;
+  }
+  s->tile_loaded = TRUE;
+  return TRUE;
+}
+
+static gboolean stop(GstBaseSrc *bsrc);
+
 static gboolean start(GstBaseSrc *bsrc) {
   GstSscorSlideSrc *s = GST_SSCOR_SLIDESRC(bsrc);
   if (!s->location || !*s->location) {
@@ -226,6 +245,13 @@ static gboolean start(GstBaseSrc *bsrc) {
   }
   GST_INFO_OBJECT(s, "%s: %s reader, %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT " at level %d, %ux%u tiles",
                   s->location, info->reader, s->rw, s->rh, s->level, s->n_cols, s->n_rows);
+  /* Decode the first tile now: an unreadable file then fails the state
+   * change itself instead of racing the sink's preroll in the streaming
+   * thread (gst-launch-1.0 can hang on that race). */
+  if (!load_tile(s)) {
+    stop(bsrc);
+    return FALSE;
+  }
   return TRUE;
 }
 
@@ -285,15 +311,7 @@ static GstFlowReturn create(GstPushSrc *psrc, GstBuffer **out) {
   size_t ss = sscor_sample_size(s->type);
   int SC = s->src_channels;
   size_t spx = (size_t)SC * ss; /* scratch pixel */
-  if (!s->tile_loaded) {
-    sscor_status st = sscor_slide_read_region(s->slide, s->level, s->rx + ix, s->ry + iy, vw, vh,
-                                              s->scratch, (size_t)tw * spx);
-    if (st) {
-      GST_ELEMENT_ERROR(s, STREAM, DECODE, ("%s", sscor_last_error()), (NULL));
-      return GST_FLOW_ERROR;
-    }
-    s->tile_loaded = TRUE;
-  }
+  if (!load_tile(s)) return GST_FLOW_ERROR;
   GstBuffer *buf = gst_buffer_new_allocate(NULL, GST_VIDEO_INFO_SIZE(&s->vinfo), NULL);
   GstMapInfo map;
   if (!buf || !gst_buffer_map(buf, &map, GST_MAP_WRITE)) {

@@ -95,7 +95,7 @@ static int write_fixture(const char *path, const sscor_image *img, int tile, int
 
 /* Runs a pipeline description to EOS. Returns 1 on EOS, 0 on error (message
  * copied into err). */
-static int run_pipeline(const char *desc, char *err, size_t errlen) {
+static inline int run_pipeline(const char *desc, char *err, size_t errlen) {
   GError *e = NULL;
   err[0] = '\0';
   GstElement *p = gst_parse_launch(desc, &e);
