@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -62,7 +63,17 @@ static void usage(FILE *f) {
           "exit status: 0 success, 1 the work failed (bad or unreadable input, I/O), 2 usage error\n");
 }
 
+/* GNU OpenMP reads OMP_WAIT_POLICY when it loads, before main: by default its
+ * threads spin, and the kernels crawl whenever another program shares the
+ * cores. Set it and start again once; a setting the user made is kept. */
+static void prefer_passive_openmp(char **argv) {
+  if (getenv("OMP_WAIT_POLICY")) return;
+  setenv("OMP_WAIT_POLICY", "passive", 1);
+  execv("/proc/self/exe", argv); /* returns only on failure: go on spinning */
+}
+
 int main(int argc, char **argv) {
+  prefer_passive_openmp(argv);
   if (argc < 2) {
     usage(stderr);
     return SSCOR_EXIT_USAGE;
