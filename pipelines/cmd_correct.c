@@ -277,6 +277,22 @@ static const char *USAGE_DETECT =
     "core/geometry.h).\n"
     "  -o, --output FILE    also write the geometry to FILE (edit it, pass it with --geometry)\n"
     "  --scale N            reduction of the coarse detection image (default: auto)\n";
+/* Options shared by train, correct and batch. */
+#define USAGE_MODEL_OPTIONS \
+    "learned refinement (train, correct, batch). Off by default: on wsi_brain, 2 minutes\n" \
+    "of cpu-preset training left the seam ratio unchanged and raised the fidelity error\n" \
+    "(0.35 -> 0.42 %); bench/wsi_brain.sh with LEARN=1 measures it again.\n" \
+    "  --learn              train G_C on seam/normal pairs of the flat-fielded image\n" \
+    "  --plain-cyclegan     train G_C on the raw image, no flat-field (the reference's way)\n" \
+    "  --preset cpu|paper   trainer preset (cpu; paper is meant for a GPU)\n" \
+    "  --epochs N           epochs (default: the preset's)\n" \
+    "  --budget SECONDS     stop training after this long\n" \
+    "flat-field options (train, correct, batch):\n" \
+    "  --knots N            knots per tile axis, 5..31 (13)\n" \
+    "  --no-gains           no per-tile exposure gains\n" \
+    "  --dark D|auto        dark offset in image units (auto: from the darkest data)\n" \
+    "  --no-interior        fit seam steps only, not the blocks inside tiles\n"
+
 static const char *USAGE_TRAIN =
     "usage: sscor train [options] IN MODEL.sscor\n"
     "Estimates the correction model of IN: its geometry (detected, or --geometry) and the\n"
@@ -284,19 +300,7 @@ static const char *USAGE_TRAIN =
     "  -g, --geometry FILE  use this geometry instead of detecting it\n"
     "  --save-geometry FILE write the geometry used\n"
     "  --scale N            reduction of the coarse analysis image (default: auto)\n"
-    "learned refinement (train, correct, batch). Off by default: on wsi_brain, 2 minutes\n"
-    "of cpu-preset training left the seam ratio unchanged and raised the fidelity error\n"
-    "(0.35 -> 0.42 %); bench/wsi_brain.sh with LEARN=1 measures it again.\n"
-    "  --learn              train G_C on seam/normal pairs of the flat-fielded image\n"
-    "  --plain-cyclegan     train G_C on the raw image, no flat-field (the reference's way)\n"
-    "  --preset cpu|paper   trainer preset (cpu; paper is meant for a GPU)\n"
-    "  --epochs N           epochs (default: the preset's)\n"
-    "  --budget SECONDS     stop training after this long\n"
-    "flat-field options (train, correct, batch):\n"
-    "  --knots N            knots per tile axis, 5..31 (13)\n"
-    "  --no-gains           no per-tile exposure gains\n"
-    "  --dark D|auto        dark offset in image units (auto: from the darkest data)\n"
-    "  --no-interior        fit seam steps only, not the blocks inside tiles\n";
+    USAGE_MODEL_OPTIONS;
 static const char *USAGE_APPLY =
     "usage: sscor apply [options] -m MODEL.sscor IN OUT.tif\n"
     "Corrects IN with a model and writes a pyramidal tiled TIFF, through the pipeline\n"
@@ -313,38 +317,14 @@ static const char *USAGE_CORRECT =
     "  -m, --model FILE     keep the model in FILE (default: a temporary file)\n"
     "  --scale N  --tile N  --threads N   as for train/apply\n"
     "  -q, --quiet          no progress output\n"
-    "learned refinement (train, correct, batch). Off by default: on wsi_brain, 2 minutes\n"
-    "of cpu-preset training left the seam ratio unchanged and raised the fidelity error\n"
-    "(0.35 -> 0.42 %); bench/wsi_brain.sh with LEARN=1 measures it again.\n"
-    "  --learn              train G_C on seam/normal pairs of the flat-fielded image\n"
-    "  --plain-cyclegan     train G_C on the raw image, no flat-field (the reference's way)\n"
-    "  --preset cpu|paper   trainer preset (cpu; paper is meant for a GPU)\n"
-    "  --epochs N           epochs (default: the preset's)\n"
-    "  --budget SECONDS     stop training after this long\n"
-    "flat-field options (train, correct, batch):\n"
-    "  --knots N            knots per tile axis, 5..31 (13)\n"
-    "  --no-gains           no per-tile exposure gains\n"
-    "  --dark D|auto        dark offset in image units (auto: from the darkest data)\n"
-    "  --no-interior        fit seam steps only, not the blocks inside tiles\n";
+    USAGE_MODEL_OPTIONS;
 static const char *USAGE_BATCH =
     "usage: sscor batch [options] OUTDIR IN...\n"
     "Runs 'sscor correct' on every IN, writing OUTDIR/NAME.tif; finished outputs are\n"
     "skipped unless --redo. Exit 1 when any file failed (the others are still done).\n"
     "  --redo               redo outputs that already exist\n"
     "  --scale N  --tile N  --threads N  -q   as for correct\n"
-    "learned refinement (train, correct, batch). Off by default: on wsi_brain, 2 minutes\n"
-    "of cpu-preset training left the seam ratio unchanged and raised the fidelity error\n"
-    "(0.35 -> 0.42 %); bench/wsi_brain.sh with LEARN=1 measures it again.\n"
-    "  --learn              train G_C on seam/normal pairs of the flat-fielded image\n"
-    "  --plain-cyclegan     train G_C on the raw image, no flat-field (the reference's way)\n"
-    "  --preset cpu|paper   trainer preset (cpu; paper is meant for a GPU)\n"
-    "  --epochs N           epochs (default: the preset's)\n"
-    "  --budget SECONDS     stop training after this long\n"
-    "flat-field options (train, correct, batch):\n"
-    "  --knots N            knots per tile axis, 5..31 (13)\n"
-    "  --no-gains           no per-tile exposure gains\n"
-    "  --dark D|auto        dark offset in image units (auto: from the darkest data)\n"
-    "  --no-interior        fit seam steps only, not the blocks inside tiles\n";
+    USAGE_MODEL_OPTIONS;
 
 /* Parses the shared options; returns the index of the first operand or -1. */
 static int parse(const char *cmd, const char *usage, int argc, char **argv, opts_t *o, int *rc) {
