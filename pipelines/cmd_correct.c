@@ -7,6 +7,7 @@
  * (printed, and built with gst_parse_launch from that very string, so typing
  * it into gst-launch-1.0 gives the same file); `correct` is train + apply;
  * `batch` runs correct over many files into a folder. */
+#include <errno.h>
 #include <getopt.h>
 #include <gst/gst.h>
 #include <libgen.h>
@@ -251,7 +252,18 @@ static int do_apply(const char *cmd, const char *in, const char *model, const ch
   return rc;
 }
 
+/* Fails before any analysis when OUT's folder cannot take the file, so a
+ * typo costs seconds, not a whole slide's work. */
+static int check_output_dir(const char *cmd, const char *out) {
+  char *dir = g_path_get_dirname(out);
+  int ok = access(dir, W_OK | X_OK) == 0;
+  if (!ok) fprintf(stderr, "sscor %s: %s: cannot write into %s: %s\n", cmd, out, dir, strerror(errno));
+  g_free(dir);
+  return ok ? SSCOR_EXIT_OK : SSCOR_EXIT_FAIL;
+}
+
 static int do_correct(const char *cmd, const char *in, const char *out, const opts_t *o) {
+  if (check_output_dir(cmd, out)) return SSCOR_EXIT_FAIL;
   double t0 = now_s();
   char *tmp = NULL;
   const char *model = o->model;

@@ -35,6 +35,8 @@ expect_rc 2 "unknown option" "$S" correct --frob a.tif b.tif
 expect_rc 1 "correct missing input" "$S" correct -q "$T/missing.tif" "$T/o.tif"
 expect_err "missing.tif"
 [ ! -e "$T/o.tif" ] && ok "no output on error" || bad "output left after error"
+expect_rc 1 "correct into a missing folder" "$S" correct -q "$SSCOR_DATA/wsi_brain/stitched.tif" "$T/no-such-dir/o.tif"
+expect_err "cannot write into"
 
 # --- a synthetic tile shading with many tiles: correction reduces it
 # (under the sanitizers a smaller image: too few tiles for the quality
