@@ -47,15 +47,15 @@ static int write_level(TIFF *t, const sscor_image *img, int step, int tile, uint
   return ok && TIFFWriteDirectory(t);
 }
 
-static int write_svs(const char *path, const sscor_image *img, uint16_t comp) {
+static int write_svs(const char *path, const sscor_image *img, uint16_t comp, const char *mpp) {
   TIFF *t = TIFFOpen(path, "w");
   if (!t) return 0;
   char desc[512];
   snprintf(desc, sizeof desc,
            "Aperio Image Library v10.0.50\r\n%dx%d [0,0 %dx%d] (64x64) %s Q=95"
-           "|AppMag = 20|MPP = 0.5|Filename = synthetic",
+           "|AppMag = 20|MPP = %s|Filename = synthetic",
            img->width, img->height, img->width, img->height,
-           comp == COMPRESSION_JPEG ? "JPEG/RGB" : "RAW");
+           comp == COMPRESSION_JPEG ? "JPEG/RGB" : "RAW", mpp);
   int ok = write_level(t, img, 1, 64, comp, desc) && write_level(t, img, 2, 64, comp, NULL);
   TIFFClose(t);
   return ok;
@@ -173,13 +173,24 @@ int main(int argc, char **argv) {
   fill_pattern(&img, 7);
   char path[300];
   snprintf(path, sizeof path, "%s/raw.svs", dir);
-  CHECK(write_svs(path, &img, COMPRESSION_NONE));
+  CHECK(write_svs(path, &img, COMPRESSION_NONE, "0.5"));
   check_file(path, &img, 1, "uncompressed SVS");
   if (getenv("SSCOR_KEEP")) printf("kept %s\n", path); else unlink(path);
   snprintf(path, sizeof path, "%s/jpeg.svs", dir);
-  CHECK(write_svs(path, &img, COMPRESSION_JPEG));
+  CHECK(write_svs(path, &img, COMPRESSION_JPEG, "0.5"));
   check_file(path, &img, 0, "JPEG SVS");
   if (getenv("SSCOR_KEEP")) printf("kept %s\n", path); else unlink(path);
+  /* a nonsensical resolution reads as unknown, not as a negative size */
+  snprintf(path, sizeof path, "%s/badmpp.svs", dir);
+  CHECK(write_svs(path, &img, COMPRESSION_NONE, "-0.5"));
+  sscor_slide *s = NULL;
+  CHECK_MSG(sscor_slide_open(path, &s) == SSCOR_OK, "negative MPP: %s", sscor_last_error());
+  if (s) {
+    CHECK_MSG(sscor_slide_get_info(s)->mpp_x == 0 && sscor_slide_get_info(s)->mpp_y == 0,
+              "negative MPP read as %g", sscor_slide_get_info(s)->mpp_x);
+    sscor_slide_close(s);
+  }
+  unlink(path);
   sscor_image_free(&img);
   rmdir(dir);
   return CHECK_DONE();
