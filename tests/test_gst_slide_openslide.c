@@ -3,7 +3,8 @@
  * sscor_slide_open picks OpenSlide with vendor "aperio", reads MPP = 0.5 and
  * both levels, region reads of level 0 give the pixels written (exactly for
  * uncompressed tiles, within JPEG error for JPEG tiles), and
- * sscorslidesrc ! sscorblendsink reproduces them. */
+ * sscorslidesrc ! sscorblendsink reproduces them; corrupt tiles fail the
+ * pipeline cleanly; a negative MPP reads as unknown. */
 #include <math.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -180,6 +181,27 @@ int main(int argc, char **argv) {
   CHECK(write_svs(path, &img, COMPRESSION_JPEG, "0.5"));
   check_file(path, &img, 0, "JPEG SVS");
   if (getenv("SSCOR_KEEP")) printf("kept %s\n", path); else unlink(path);
+  /* corrupt JPEG tile data: the pipeline fails naming OpenSlide's complaint
+   * and leaves no output file */
+  snprintf(path, sizeof path, "%s/corrupt.svs", dir);
+  CHECK(write_svs(path, &img, COMPRESSION_JPEG, "0.5"));
+  FILE *f = fopen(path, "r+b");
+  CHECK(f != NULL);
+  if (f) {
+    static uint8_t junk[20000];
+    memset(junk, 0xFF, sizeof junk);
+    CHECK(fseek(f, 2000, SEEK_SET) == 0 && fwrite(junk, 1, sizeof junk, f) == sizeof junk);
+    fclose(f);
+  }
+  char out[300], desc[1024], err[512];
+  snprintf(out, sizeof out, "%s/out.tif", dir);
+  snprintf(desc, sizeof desc,
+           "sscorslidesrc location=%s tile-width=64 tile-height=64 ! sscorblendsink location=%s",
+           path, out);
+  CHECK_MSG(!run_pipeline(desc, err, sizeof err), "corrupt SVS: pipeline succeeded");
+  CHECK_MSG(strstr(err, "OpenSlide") != NULL, "corrupt SVS: error was: %s", err);
+  CHECK_MSG(access(out, F_OK) != 0, "corrupt SVS: output file left behind");
+  unlink(path);
   /* a nonsensical resolution reads as unknown, not as a negative size */
   snprintf(path, sizeof path, "%s/badmpp.svs", dir);
   CHECK(write_svs(path, &img, COMPRESSION_NONE, "-0.5"));
