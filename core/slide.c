@@ -1,6 +1,7 @@
 #include "slide.h"
 
 #include <errno.h>
+#include <locale.h>
 #include <math.h>
 #include <openslide.h>
 #include <stdlib.h>
@@ -349,6 +350,24 @@ static sscor_status tiff_read(sscor_slide *s, int level, int64_t x, int64_t y, i
 
 /* ---- OpenSlide reader ------------------------------------------------- */
 
+/* OpenSlide writes its mpp properties with a '.' decimal point whatever the
+ * locale, so parse them in the C locale (a host application may have set one
+ * with a ',' decimal point). Anything but a finite positive number means the
+ * file does not say. */
+static double os_mpp(openslide_t *osr, const char *name) {
+  const char *v = openslide_get_property_value(osr, name);
+  if (!v) return 0;
+  locale_t c = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+  locale_t old = c ? uselocale(c) : (locale_t)0;
+  char *end = NULL;
+  double d = strtod(v, &end);
+  if (c) {
+    uselocale(old);
+    freelocale(c);
+  }
+  return end != v && isfinite(d) && d > 0 ? d : 0;
+}
+
 static sscor_status os_open(sscor_slide *s, const char *vendor) {
   s->osr = openslide_open(s->path);
   if (!s->osr)
@@ -367,10 +386,8 @@ static sscor_status os_open(sscor_slide *s, const char *vendor) {
                         i, (long long)s->osw[i], (long long)s->osh[i]);
   }
   s->nlevels = n;
-  const char *mx = openslide_get_property_value(s->osr, OPENSLIDE_PROPERTY_NAME_MPP_X);
-  const char *my = openslide_get_property_value(s->osr, OPENSLIDE_PROPERTY_NAME_MPP_Y);
-  s->info.mpp_x = mx ? strtod(mx, NULL) : 0;
-  s->info.mpp_y = my ? strtod(my, NULL) : 0;
+  s->info.mpp_x = os_mpp(s->osr, OPENSLIDE_PROPERTY_NAME_MPP_X);
+  s->info.mpp_y = os_mpp(s->osr, OPENSLIDE_PROPERTY_NAME_MPP_Y);
   s->info.levels = n;
   s->info.channels = 3; /* RGB; transparent areas become white */
   s->info.type = SSCOR_U8;

@@ -29,7 +29,7 @@ static inline void fill_pattern(sscor_image *img, unsigned seed) {
 /* Writes img as a single-level TIFF: tiled (tile > 0) or striped (rows per
  * strip = -tile), contiguous or separate planes, with a compression and an
  * optional resolution in microns per pixel. */
-static int write_fixture(const char *path, const sscor_image *img, int tile, int separate,
+static inline int write_fixture(const char *path, const sscor_image *img, int tile, int separate,
                          uint16_t compression, double mpp) {
   TIFF *t = TIFFOpen(path, "w");
   if (!t) return 0;
