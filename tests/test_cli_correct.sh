@@ -3,19 +3,8 @@
 # (a synthetic tile shading is reduced, judged against the truth), the CLI's
 # pipeline equals gst-launch's, exit codes, clear errors, no partial output.
 set -u
-S="$SSCOR_BUILD/pipelines/sscor"
+. "$SSCOR_SRC/tests/cli_util.sh"
 EX="$SSCOR_SRC/pipelines/examples"
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail=0
-ok() { echo "ok: $*"; }
-bad() { echo "FAIL: $*"; fail=1; }
-expect_rc() { # want, description, command...
-  local want=$1 what=$2; shift 2
-  "$@" >"$T/out.txt" 2>"$T/err.txt"; local rc=$?
-  if [ "$rc" = "$want" ]; then ok "$what (exit $rc)"; else bad "$what: exit $rc, wanted $want; $(tail -3 "$T/err.txt")"; fi
-}
-expect_err() { grep -q -- "$1" "$T/err.txt" && ok "message names '$1'" || bad "message lacks '$1': $(cat "$T/err.txt")"; }
 # metric VALUE of column 2 (input) or 3 (corrected) from `sscor metrics`
 metric() { awk -v k="$1" -v c="$2" '$1==k{print $c}' "$3"; }
 grid() { # W H TILE FILE: regular grid geometry

@@ -2,17 +2,7 @@
 # sscor synth + sscor metrics end to end: outputs, values, exit codes, and no
 # partial output on error.
 set -u
-S="$SSCOR_BUILD/pipelines/sscor"
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail=0
-ok() { echo "ok: $*"; }
-bad() { echo "FAIL: $*"; fail=1; }
-expect_rc() { # want, description, command...
-  local want=$1 what=$2; shift 2
-  "$@" >"$T/out.txt" 2>"$T/err.txt"; local rc=$?
-  if [ "$rc" = "$want" ]; then ok "$what (exit $rc)"; else bad "$what: exit $rc, wanted $want; $(cat "$T/err.txt")"; fi
-}
+. "$SSCOR_SRC/tests/cli_util.sh"
 
 expect_rc 0 "--help" "$S" --help
 grep -q "synth" "$T/out.txt" && grep -q "metrics" "$T/out.txt" || bad "--help lists the commands"
