@@ -1089,18 +1089,7 @@ sscor_status sscor_detect_geometry(const sscor_image *coarse, int scale, int ful
            "periodicity z %.1f/%.1f, mean edge step %.3f",
            sscor_orientation_name(g->orientation), g->n_tiles, fullw, fullh, report->pitch_x,
            report->pitch_y, angle, zx, zy, report->mean_step);
-done:
-  free(L);
-  free(data);
-  frame_free(&f);
-  free(cands);
-  free(allc);
-  free(scores);
-  free(rf.buf);
-  free(rf.strip);
-  free(edge);
-  free(lens);
-  return SSCOR_OK;
+done: /* st is SSCOR_OK on every path that jumps here */
 fail:
   free(L);
   free(data);
@@ -1112,6 +1101,6 @@ fail:
   free(rf.strip);
   free(edge);
   free(lens);
-  sscor_geometry_free(g);
+  if (st) sscor_geometry_free(g);
   return st;
 }
