@@ -71,6 +71,51 @@ void gst_sscor_tile_meta_set_channel_names(GstSscorTileMeta *meta, const gchar *
 #define GST_SSCOR_TAG_MPP_Y "sscor-mpp-y"
 void gst_sscor_register_tags(void);
 
+/* GstSscorPairMeta: one training pair, as sscorsample emits it.
+ *
+ * The frame is 2*patch wide and patch high: the anomaly patch (centred on a
+ * seam, a grid crossing or in an artifact region) on the left, the nearest
+ * clean "normal" patch on the right, in the stream's format. Positions are
+ * the patches' top-left corners in the streamed image (same coordinates as
+ * the tile meta's image_x/image_y). In the channel-sequential layout a pair
+ * is sent as n_channels consecutive GRAY frames, channel = 0 .. n-1. */
+#define GST_SSCOR_PAIR_META_API_TYPE (gst_sscor_pair_meta_api_get_type())
+#define GST_SSCOR_PAIR_META_INFO (gst_sscor_pair_meta_get_info())
+
+typedef struct {
+  GstMeta meta;
+  gint64 anomaly_x, anomaly_y; /* anomaly patch top-left, streamed image px */
+  gint64 normal_x, normal_y;   /* normal patch top-left */
+  guint patch;                 /* patch side in px */
+  gint seam;                   /* seam index (sscor_geometry_seams order); -1: crossing or artifact */
+  gboolean crossing;           /* the anomaly is centred on a grid crossing */
+  guint index, count;          /* pair number and number of pairs in the stream */
+  guint64 image_width, image_height; /* the streamed image the pairs come from */
+  gint channel;                /* -1: all channels interleaved; else the one channel carried */
+  guint n_channels;
+} GstSscorPairMeta;
+
+GType gst_sscor_pair_meta_api_get_type(void);
+const GstMetaInfo *gst_sscor_pair_meta_get_info(void);
+/* Adds a zeroed pair meta (channel = -1, seam = -1). */
+GstSscorPairMeta *gst_sscor_buffer_add_pair_meta(GstBuffer *buffer);
+#define gst_sscor_buffer_get_pair_meta(b) \
+  ((GstSscorPairMeta *)gst_buffer_get_meta((b), GST_SSCOR_PAIR_META_API_TYPE))
+
+/* The analysis of the image the pairs come from, sent by sscorsample before
+ * its first pair as a sticky custom downstream event: a model file in memory
+ * (core/model_file.h, sscor_model_to_memory) holding the META section
+ * (channels, sample format), GEOM (the stripe geometry used for sampling) and,
+ * when a seam-aware flat-field was estimated, FLAT. sscortrain composes its
+ * model from it. */
+#define GST_SSCOR_ANALYSIS_EVENT "sscor-analysis"
+GstEvent *gst_sscor_analysis_event_new(GBytes *model);
+/* TRUE when e is an analysis event; *model gets a new reference. */
+gboolean gst_sscor_analysis_event_parse(GstEvent *e, GBytes **model);
+
+/* Caps of a serialized model (sscortrain's output). */
+#define GST_SSCOR_MODEL_CAPS "application/x-sscor-model"
+
 G_END_DECLS
 
 #endif

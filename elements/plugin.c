@@ -10,6 +10,7 @@
 
 static gboolean plugin_init(GstPlugin *plugin) {
   gst_sscor_tile_meta_get_info();
+  gst_sscor_pair_meta_get_info();
   gst_sscor_register_tags();
   gboolean ok = TRUE;
   ok &= GST_ELEMENT_REGISTER(sscorslidesrc, plugin);
