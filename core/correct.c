@@ -452,18 +452,135 @@ void sscor_refine_params_default(sscor_refine_params *p) {
   p->preset = "cpu";
   p->seed = 1;
   p->flatfield_first = 1;
+  p->joint_channels = 1;
+}
+
+sscor_status sscor_training_patch(const sscor_image *src, int channels, const sscor_flatfield *ff, int x,
+                                  int y, sscor_image *out) {
+  if (channels < 1 || channels > src->channels)
+    return sscor_fail(SSCOR_E_INVALID, "training patch: %d channels asked of a %d-channel image", channels,
+                      src->channels);
+  sscor_status st = sscor_image_alloc(out, src->width, src->height, channels, SSCOR_F32);
+  if (st) return st;
+  for (int yy = 0; yy < src->height; yy++)
+    for (int xx = 0; xx < src->width; xx++)
+      for (int c = 0; c < channels; c++) sscor_image_set(out, xx, yy, c, sscor_image_get(src, xx, yy, c));
+  if (ff && (st = sscor_flatfield_apply(ff, out, x, y))) sscor_image_free(out);
+  return st;
 }
 
 typedef struct {
   sscor_refine_progress_fn cb;
   void *user;
   double budget;
+  /* checkpoints */
+  const sscor_trainer *t;
+  const sscor_model *meta;
+  const char *path;
+  double interval, last;
+  int stopped;
+  sscor_status st;
 } refine_cb;
 
 static int refine_progress(const sscor_train_progress *pr, void *user) {
   refine_cb *r = user;
-  if (r->cb && r->cb(pr, r->user)) return 1;
-  return r->budget > 0 && pr->elapsed_s >= r->budget;
+  int stop = (r->cb && r->cb(pr, r->user)) || (r->budget > 0 && pr->elapsed_s >= r->budget);
+  int done = pr->step >= pr->steps;
+  if (r->path && ((stop && !done) || (r->interval > 0 && pr->elapsed_s - r->last >= r->interval && !done))) {
+    r->last = pr->elapsed_s;
+    if ((r->st = sscor_checkpoint_save(r->t, r->meta, r->path))) return 1;
+  }
+  r->stopped = stop && !done;
+  return stop;
+}
+
+sscor_status sscor_train_patches(const sscor_image *anomalies, const sscor_image *normals, int n,
+                                 const sscor_refine_params *p, sscor_refine_progress_fn cb, void *user,
+                                 sscor_model *m, int *finished) {
+  sscor_train_config cfg;
+  sscor_status st;
+  sscor_image *all = NULL;
+  float *px = NULL, *py = NULL;
+  sscor_trainer *t = NULL;
+  const char *preset = p->preset ? p->preset : "cpu";
+  int C = m->channels;
+  if (finished) *finished = 0;
+  if (n < 8) return sscor_fail(SSCOR_E_INVALID, "too few training pairs (%d; need 8)", n);
+  int P = anomalies[0].width;
+  for (int i = 0; i < 2 * n; i++) {
+    const sscor_image *im = i % 2 ? &normals[i / 2] : &anomalies[i / 2];
+    if (im->width != P || im->height != P || im->channels != C || im->type != anomalies[0].type)
+      return sscor_fail(SSCOR_E_INVALID,
+                        "training pair %d: %s patch is %dx%d with %d %s channels; expected %dx%d with %d %s",
+                        i / 2, i % 2 ? "normal" : "anomaly", im->width, im->height, im->channels,
+                        sscor_sample_type_name(im->type), P, P, C, sscor_sample_type_name(anomalies[0].type));
+  }
+  if ((st = sscor_train_preset(preset, C, &cfg))) return st;
+  if (p->epochs > 0) {
+    cfg.epochs = (p->epochs + 1) / 2;
+    cfg.epochs_decay = p->epochs / 2;
+  }
+  cfg.seed = p->seed;
+  cfg.patch = P; /* the pairs decide; the networks must accept it */
+  if ((st = sscor_train_config_check(&cfg))) {
+    char why[512];
+    snprintf(why, sizeof why, "%s", sscor_last_error());
+    return sscor_fail(st, "patch %d px does not suit preset %s: %s", P, preset, why);
+  }
+  if (p->threads > 0) sscor_kernels_set_threads(p->threads);
+  /* scaling from every patch of both domains */
+  all = malloc((size_t)2 * n * sizeof *all);
+  if (!all) return sscor_fail(SSCOR_E_NOMEM, "out of memory for %d pairs", n);
+  for (int i = 0; i < 2 * n; i++) all[i] = i % 2 ? normals[i / 2] : anomalies[i / 2];
+  sscor_intensity_scale sc;
+  st = sscor_intensity_scale_from_patches(all, 2 * n, 0.5, 99.5, p->joint_channels, &sc);
+  free(all);
+  if (st) return st;
+  for (int c = 0; c < C; c++) {
+    m->low[c] = sc.lo[c];
+    m->high[c] = sc.hi[c];
+  }
+  m->patch = P;
+  size_t per = (size_t)C * P * P;
+  px = malloc(per * n * sizeof(float));
+  py = malloc(per * n * sizeof(float));
+  if (!px || !py) {
+    st = sscor_fail(SSCOR_E_NOMEM, "out of memory for %d pairs", n);
+    goto done;
+  }
+  for (int i = 0; i < 2 * n; i++) {
+    const sscor_image *im = i % 2 ? &normals[i / 2] : &anomalies[i / 2];
+    float *dst = (i % 2 ? py : px) + per * (i / 2);
+    for (int c = 0; c < C; c++)
+      for (int yy = 0; yy < P; yy++)
+        for (int xx = 0; xx < P; xx++)
+          dst[((size_t)c * P + yy) * P + xx] = sscor_intensity_to_unit(&sc, c, sscor_image_get(im, xx, yy, c));
+  }
+  sscor_pairs tp = {px, py, n, C, P};
+  if ((st = sscor_trainer_create(&cfg, &tp, &t))) goto done;
+  if (p->resume) {
+    if (!p->checkpoint) {
+      st = sscor_fail(SSCOR_E_INVALID, "resume: no checkpoint file given");
+      goto done;
+    }
+    if ((st = sscor_checkpoint_load(t, p->checkpoint))) goto done;
+  }
+  refine_cb rc = {cb, user, p->budget_s, t, m, p->checkpoint, p->checkpoint_interval_s, 0, 0, SSCOR_OK};
+  st = sscor_trainer_run(t, refine_progress, &rc);
+  if (!st) st = rc.st;
+  if (st) goto done;
+  sscor_net *gc = sscor_trainer_corrector(t), *copy;
+  if ((st = sscor_net_create(&gc->cfg, &copy))) goto done;
+  memcpy(copy->params, gc->params, sizeof(float) * gc->n_params);
+  sscor_net_destroy(m->corrector);
+  m->corrector = copy;
+  snprintf(m->preset, sizeof m->preset, "%s", preset);
+  if (finished) *finished = sscor_trainer_finished(t);
+done:
+  sscor_trainer_destroy(t);
+  free(px);
+  free(py);
+  return st;
 }
 
 sscor_status sscor_refine_train(const char *path, const sscor_geometry *g, const sscor_flatfield *ff,
@@ -476,16 +593,9 @@ sscor_status sscor_refine_train(const char *path, const sscor_geometry *g, const
   sscor_slide *s = NULL;
   sscor_pair *pairs = NULL;
   sscor_image *patches = NULL;
-  float *px = NULL, *py = NULL;
-  sscor_trainer *t = NULL;
   int n = 0, C = m->channels;
+  /* the preset's patch side decides where pairs are cut */
   if ((st = sscor_train_preset(p->preset ? p->preset : "cpu", C, &cfg))) return st;
-  if (p->epochs > 0) {
-    cfg.epochs = (p->epochs + 1) / 2;
-    cfg.epochs_decay = p->epochs / 2;
-  }
-  cfg.seed = p->seed;
-  if (p->threads > 0) sscor_kernels_set_threads(p->threads);
   int P = cfg.patch;
   sscor_sample_params sp;
   sscor_sample_params_default(&sp);
@@ -505,6 +615,7 @@ sscor_status sscor_refine_train(const char *path, const sscor_geometry *g, const
     st = sscor_fail(SSCOR_E_INVALID, "%s: %d channels, the model has %d", path, info->channels, C);
     goto done;
   }
+  /* anomalies in patches[0..n), normals in patches[n..2n) */
   patches = calloc((size_t)2 * n, sizeof *patches);
   if (!patches) {
     st = sscor_fail(SSCOR_E_NOMEM, "out of memory for %d pairs", n);
@@ -516,50 +627,13 @@ sscor_status sscor_refine_train(const char *path, const sscor_geometry *g, const
   for (int i = 0; i < 2 * n && !st; i++) {
     int x = i % 2 ? pairs[i / 2].nx : pairs[i / 2].ax, y = i % 2 ? pairs[i / 2].ny : pairs[i / 2].ay;
     if ((st = sscor_slide_read_region(s, 0, x, y, P, P, raw.data, raw.stride))) break;
-    if ((st = sscor_image_alloc(&patches[i], P, P, C, SSCOR_F32))) break;
-    for (int yy = 0; yy < P; yy++)
-      for (int xx = 0; xx < P; xx++)
-        for (int c = 0; c < C; c++) sscor_image_set(&patches[i], xx, yy, c, sscor_image_get(&raw, xx, yy, c));
-    if (p->flatfield_first && ff) st = sscor_flatfield_apply(ff, &patches[i], x, y);
+    st = sscor_training_patch(&raw, C, p->flatfield_first ? ff : NULL, x, y, &patches[(i % 2) * n + i / 2]);
   }
   sscor_image_free(&raw);
   if (st) goto done;
-  sscor_intensity_scale sc;
-  if ((st = sscor_intensity_scale_from_patches(patches, 2 * n, 0.5, 99.5, 1, &sc))) goto done;
-  for (int c = 0; c < C; c++) {
-    m->low[c] = sc.lo[c];
-    m->high[c] = sc.hi[c];
-  }
-  size_t per = (size_t)C * P * P;
-  px = malloc(per * n * sizeof(float));
-  py = malloc(per * n * sizeof(float));
-  if (!px || !py) {
-    st = sscor_fail(SSCOR_E_NOMEM, "out of memory for %d pairs", n);
-    goto done;
-  }
-  for (int i = 0; i < 2 * n; i++) {
-    float *dst = (i % 2 ? py : px) + per * (i / 2);
-    for (int c = 0; c < C; c++)
-      for (int yy = 0; yy < P; yy++)
-        for (int xx = 0; xx < P; xx++)
-          dst[((size_t)c * P + yy) * P + xx] = sscor_intensity_to_unit(&sc, c, sscor_image_get(&patches[i], xx, yy, c));
-  }
-  sscor_pairs tp = {px, py, n, C, P};
-  if ((st = sscor_trainer_create(&cfg, &tp, &t))) goto done;
-  refine_cb rc = {cb, user, p->budget_s};
-  if ((st = sscor_trainer_run(t, refine_progress, &rc))) goto done;
-  sscor_net *gc = sscor_trainer_corrector(t), *copy;
-  if ((st = sscor_net_create(&gc->cfg, &copy))) goto done;
-  memcpy(copy->params, gc->params, sizeof(float) * gc->n_params);
-  sscor_net_destroy(m->corrector);
-  m->corrector = copy;
-  m->patch = P;
-  snprintf(m->preset, sizeof m->preset, "%s", p->preset ? p->preset : "cpu");
+  if ((st = sscor_train_patches(patches, patches + n, n, p, cb, user, m, NULL))) goto done;
   *n_pairs = n;
 done:
-  sscor_trainer_destroy(t);
-  free(px);
-  free(py);
   for (int i = 0; patches && i < 2 * n; i++) sscor_image_free(&patches[i]);
   free(patches);
   free(pairs);

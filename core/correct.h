@@ -86,7 +86,6 @@ sscor_status sscor_analyse_slide(const char *path, const sscor_analyse_params *p
                                  sscor_geometry *g, sscor_flatfield **ff, sscor_image *coarse,
                                  sscor_analyse_report *report);
 
-#endif
 
 /* ---- learned refinement ------------------------------------------------- */
 
@@ -99,6 +98,12 @@ typedef struct {
   int threads;         /* 0 = kernels' default */
   int flatfield_first; /* 1: pairs are cut from the flat-fielded image (refinement);
                           0: from the raw image (the plain CycleGAN) */
+  int joint_channels;  /* 1 (default): one intensity range for all channels (keeps
+                          colour balance); 0: one range per channel */
+  const char *checkpoint;       /* training state file (NULL = none): written every
+                                   checkpoint_interval_s and when training stops early */
+  double checkpoint_interval_s; /* 0 = only when training stops early */
+  int resume;                   /* 1: continue from `checkpoint` (same pairs and settings) */
 } sscor_refine_params;
 
 void sscor_refine_params_default(sscor_refine_params *p);
@@ -106,13 +111,34 @@ void sscor_refine_params_default(sscor_refine_params *p);
 /* Progress of sscor_refine_train: forwarded trainer progress. */
 typedef int (*sscor_refine_progress_fn)(const sscor_train_progress *p, void *user);
 
+/* A training patch: the first `channels` channels of src (any sample type) as
+ * a new F32 image, divided by the flat-field ff (may be NULL) at its image
+ * position (x, y) — flat-field first, as the refinement trains. */
+sscor_status sscor_training_patch(const sscor_image *src, int channels, const sscor_flatfield *ff, int x,
+                                  int y, sscor_image *out);
+
+/* Trains G_C on n cut pairs (anomaly i | normal i; every patch P x P with
+ * m->channels channels, one sample type; P is the training patch side,
+ * overriding the preset's, and must suit the networks): sets m's intensity
+ * scaling from robust percentiles of all patches (0.5 / 99.5; joint over
+ * channels or per channel, p->joint_channels), scales them to [-1, 1], runs
+ * the trainer (p: preset, epochs, seed, threads, budget, checkpoints, resume;
+ * cb may stop it by returning non-zero) and stores G_C, the patch side and
+ * the preset in m. Stopped early (budget, cb), m holds the corrector as
+ * trained so far; *finished (may be NULL) tells which. Fails with
+ * "too few training pairs" below 8. */
+sscor_status sscor_train_patches(const sscor_image *anomalies, const sscor_image *normals, int n,
+                                 const sscor_refine_params *p, sscor_refine_progress_fn cb, void *user,
+                                 sscor_model *m, int *finished);
+
 /* Samples seam/normal pairs of the slide at `path` for geometry g (coarse:
  * the analysis image reduced by `scale`, for the foreground test with
  * threshold fg), cuts them at full resolution (through ff when
- * flatfield_first), sets m's intensity scaling from robust percentiles of the
- * patches (0.5 / 99.5, joint over channels), trains G_C and stores it in m
- * (m->corrector, m->patch, m->preset). Fails with "too few pairs" below 8. */
+ * flatfield_first) and trains G_C on them (sscor_train_patches). Fails with
+ * "too few pairs" below 8. */
 sscor_status sscor_refine_train(const char *path, const sscor_geometry *g, const sscor_flatfield *ff,
                                 const sscor_image *coarse, int scale, double fg,
                                 const sscor_refine_params *p, sscor_refine_progress_fn cb, void *user,
                                 sscor_model *m, int *n_pairs);
+
+#endif
