@@ -7,6 +7,7 @@
 #include "gstsscormeta.h"
 #include "gstsscorslidesrc.h"
 #include "gstsscorstripes.h"
+#include "gstsscortrain.h"
 
 static gboolean plugin_init(GstPlugin *plugin) {
   gst_sscor_tile_meta_get_info();
@@ -17,6 +18,7 @@ static gboolean plugin_init(GstPlugin *plugin) {
   ok &= GST_ELEMENT_REGISTER(sscorblendsink, plugin);
   ok &= GST_ELEMENT_REGISTER(sscorcorrect, plugin);
   ok &= GST_ELEMENT_REGISTER(sscorstripes, plugin);
+  ok &= GST_ELEMENT_REGISTER(sscortrain, plugin);
   return ok;
 }
 
