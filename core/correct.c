@@ -133,6 +133,8 @@ sscor_status sscor_model_get_flatfield(const sscor_model *m, sscor_geometry *g, 
 sscor_status sscor_corrector_new(const sscor_model *m, const sscor_correct_params *p,
                                  sscor_corrector **out) {
   *out = NULL;
+  if (!m->corrector && !m->flatfield)
+    return sscor_fail(SSCOR_E_INVALID, "model: holds no correction (no flat-field, no network): only a geometry");
   sscor_corrector *c = calloc(1, sizeof *c);
   if (!c) return sscor_fail(SSCOR_E_NOMEM, "corrector: out of memory");
   c->m = m;

@@ -284,10 +284,7 @@ static gboolean first_pair(GstSscorTrain *self, int channels, sscor_sample_type 
 /* Stores the pair in raw (2*patch x patch, all channels, the stream's type):
  * both halves converted to F32 and flat-fielded at their positions. */
 static gboolean store_pair(GstSscorTrain *self, const sscor_image *raw, const GstSscorPairMeta *pm) {
-  if (strcmp(self->preset, "flatfield") == 0) {
-    self->n_pairs++; /* nothing to learn: count only */
-    return TRUE;
-  }
+  if (strcmp(self->preset, "flatfield") == 0) return TRUE; /* nothing to learn */
   if (self->n_pairs == self->cap_pairs) {
     int cap = self->cap_pairs ? 2 * self->cap_pairs : 256;
     self->anomalies = g_renew(sscor_image, self->anomalies, cap);
