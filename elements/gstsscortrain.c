@@ -158,6 +158,40 @@ static gboolean check_settings(GstSscorTrain *self) {
   return TRUE;
 }
 
+/* ---- errors from the streaming thread ------------------------------------ */
+
+/* gst-launch-1.0 stops its main loop from the bus sync handler when an error
+ * is posted; an error posted while it is still setting the pipeline to PAUSED,
+ * before that loop runs, is lost, and it then waits for EOS for ever (seen
+ * with an immediate EOS). So an error found by the streaming thread that early
+ * waits, at most 2 s, until the pipeline has started: PLAYING, or its state
+ * change returned ASYNC (a sink after this element is prerolling). */
+static void wait_pipeline_started(GstSscorTrain *self) {
+  GstObject *top = gst_object_ref(GST_OBJECT(self)), *p;
+  while ((p = gst_object_get_parent(top))) {
+    gst_object_unref(top);
+    top = p;
+  }
+  if (top != GST_OBJECT(self) && GST_IS_ELEMENT(top)) {
+    gboolean started = FALSE;
+    for (int i = 0; i < 2000 && !started && !g_atomic_int_get(&self->cancel); i++) {
+      GST_OBJECT_LOCK(top);
+      gboolean async = GST_STATE_RETURN(top) == GST_STATE_CHANGE_ASYNC;
+      started = GST_STATE(top) == GST_STATE_PLAYING || async;
+      GST_OBJECT_UNLOCK(top);
+      if (async) g_usleep(20000); /* set_state returning, the loop starting */
+      if (!started) g_usleep(1000);
+    }
+  }
+  gst_object_unref(top);
+}
+
+#define STREAM_ERROR(self, ...)        \
+  do {                                 \
+    wait_pipeline_started(self);       \
+    GST_ELEMENT_ERROR(self, __VA_ARGS__); \
+  } while (0)
+
 /* ---- stream state ----------------------------------------------------------- */
 
 static void clear_pairs(GstSscorTrain *self) {
@@ -201,7 +235,7 @@ static void reset_stream(GstSscorTrain *self) {
 
 static gboolean take_analysis(GstSscorTrain *self, GBytes *bytes) {
   if (self->frames > 0) {
-    GST_ELEMENT_ERROR(self, STREAM, FAILED, ("The analysis changed after training pairs arrived"),
+    STREAM_ERROR(self, STREAM, FAILED, ("The analysis changed after training pairs arrived"),
                       ("one model is trained per stream: send the analysis before the first pair"));
     return FALSE;
   }
@@ -209,13 +243,13 @@ static gboolean take_analysis(GstSscorTrain *self, GBytes *bytes) {
   gsize len;
   const guint8 *data = g_bytes_get_data(bytes, &len);
   if (sscor_model_from_memory(data, len, "analysis event", &self->analysis)) {
-    GST_ELEMENT_ERROR(self, STREAM, DECODE, ("Unreadable analysis from upstream"), ("%s", sscor_last_error()));
+    STREAM_ERROR(self, STREAM, DECODE, ("Unreadable analysis from upstream"), ("%s", sscor_last_error()));
     return FALSE;
   }
   self->have_analysis = TRUE;
   if (self->analysis.geometry) {
     if (sscor_model_get_flatfield(&self->analysis, &self->geom, &self->ff)) {
-      GST_ELEMENT_ERROR(self, STREAM, DECODE, ("Unreadable analysis from upstream"), ("%s", sscor_last_error()));
+      STREAM_ERROR(self, STREAM, DECODE, ("Unreadable analysis from upstream"), ("%s", sscor_last_error()));
       return FALSE;
     }
     self->have_geom = TRUE;
@@ -238,7 +272,7 @@ static gboolean resolve_preset(GstSscorTrain *self) {
   if (!self->preset)
     self->preset = strcmp(self->run.preset, "auto") ? self->run.preset : self->ff ? "flatfield" : "cpu";
   if (strcmp(self->preset, "flatfield") == 0 && !self->ff) {
-    GST_ELEMENT_ERROR(self, STREAM, FAILED, ("preset=flatfield needs a flat-field"),
+    STREAM_ERROR(self, STREAM, FAILED, ("preset=flatfield needs a flat-field"),
                       ("%s", self->have_analysis ? "the analysis from upstream carries none (no FLAT section)"
                                                  : "no analysis came from upstream (sscorsample sends one)"));
     return FALSE;
@@ -255,12 +289,12 @@ static gboolean first_pair(GstSscorTrain *self, int channels, sscor_sample_type 
   sscor_sample_format fmt = (sscor_sample_format)(type + 1);
   if (self->have_analysis) {
     if (self->analysis.channels != channels) {
-      GST_ELEMENT_ERROR(self, STREAM, WRONG_TYPE, ("Pairs do not match the analysis"),
+      STREAM_ERROR(self, STREAM, WRONG_TYPE, ("Pairs do not match the analysis"),
                         ("the pairs have %d channels, the analysis %d", channels, self->analysis.channels));
       return FALSE;
     }
     if (self->analysis.sample_format != SSCOR_SAMPLE_UNKNOWN && self->analysis.sample_format != fmt) {
-      GST_ELEMENT_ERROR(self, STREAM, WRONG_TYPE, ("Pairs do not match the analysis"),
+      STREAM_ERROR(self, STREAM, WRONG_TYPE, ("Pairs do not match the analysis"),
                         ("the pairs are %s, the analysis is for %s samples", format_name(fmt),
                          format_name(self->analysis.sample_format)));
       return FALSE;
@@ -269,12 +303,12 @@ static gboolean first_pair(GstSscorTrain *self, int channels, sscor_sample_type 
   if (strcmp(self->preset, "flatfield") == 0) return TRUE;
   sscor_train_config cfg;
   if (sscor_train_preset(self->preset, channels, &cfg)) {
-    GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("Cannot train %d channels", channels), ("%s", sscor_last_error()));
+    STREAM_ERROR(self, RESOURCE, SETTINGS, ("Cannot train %d channels", channels), ("%s", sscor_last_error()));
     return FALSE;
   }
   cfg.patch = (int)patch;
   if (sscor_train_config_check(&cfg)) {
-    GST_ELEMENT_ERROR(self, STREAM, WRONG_TYPE, ("Pairs of %u px do not suit preset %s", patch, self->preset),
+    STREAM_ERROR(self, STREAM, WRONG_TYPE, ("Pairs of %u px do not suit preset %s", patch, self->preset),
                       ("%s (sample pairs with another patch size)", sscor_last_error()));
     return FALSE;
   }
@@ -298,12 +332,12 @@ static gboolean store_pair(GstSscorTrain *self, const sscor_image *raw, const Gs
   sscor_image_wrap(&a, raw->data, P, P, raw->channels, raw->type, raw->stride);
   sscor_image_wrap(&n, (guint8 *)raw->data + ss * P, P, P, raw->channels, raw->type, raw->stride);
   if (sscor_training_patch(&a, self->channels, ff, (int)pm->anomaly_x, (int)pm->anomaly_y, &self->anomalies[i])) {
-    GST_ELEMENT_ERROR(self, STREAM, FAILED, ("Cannot prepare pair %u", pm->index), ("%s", sscor_last_error()));
+    STREAM_ERROR(self, STREAM, FAILED, ("Cannot prepare pair %u", pm->index), ("%s", sscor_last_error()));
     return FALSE;
   }
   if (sscor_training_patch(&n, self->channels, ff, (int)pm->normal_x, (int)pm->normal_y, &self->normals[i])) {
     sscor_image_free(&self->anomalies[i]);
-    GST_ELEMENT_ERROR(self, STREAM, FAILED, ("Cannot prepare pair %u", pm->index), ("%s", sscor_last_error()));
+    STREAM_ERROR(self, STREAM, FAILED, ("Cannot prepare pair %u", pm->index), ("%s", sscor_last_error()));
     return FALSE;
   }
   self->n_pairs++;
@@ -313,30 +347,30 @@ static gboolean store_pair(GstSscorTrain *self, const sscor_image *raw, const Gs
 static GstFlowReturn handle_frame(GstSscorTrain *self, GstBuffer *buf) {
   guint64 frame_no = self->frames++;
   if (!self->have_caps) {
-    GST_ELEMENT_ERROR(self, CORE, NEGOTIATION, ("No caps before the first frame"), (NULL));
+    STREAM_ERROR(self, CORE, NEGOTIATION, ("No caps before the first frame"), (NULL));
     return GST_FLOW_NOT_NEGOTIATED;
   }
   GstSscorPairMeta *pm = gst_sscor_buffer_get_pair_meta(buf);
   if (!pm) {
-    GST_ELEMENT_ERROR(self, STREAM, FORMAT, ("Frame %" G_GUINT64_FORMAT " is not a training pair", frame_no),
+    STREAM_ERROR(self, STREAM, FORMAT, ("Frame %" G_GUINT64_FORMAT " is not a training pair", frame_no),
                       ("it has no pair meta: sscortrain takes anomaly | normal pairs as sscorsample emits them"));
     return GST_FLOW_ERROR;
   }
   int fw = GST_VIDEO_INFO_WIDTH(&self->vinfo), fh = GST_VIDEO_INFO_HEIGHT(&self->vinfo);
   if (pm->patch < 4 || fw != 2 * (int)pm->patch || fh != (int)pm->patch) {
-    GST_ELEMENT_ERROR(self, STREAM, FORMAT, ("Pair %u has the wrong size", pm->index),
+    STREAM_ERROR(self, STREAM, FORMAT, ("Pair %u has the wrong size", pm->index),
                       ("the frame is %dx%d, a pair of %u px patches is %ux%u", fw, fh, pm->patch, 2 * pm->patch,
                        pm->patch));
     return GST_FLOW_ERROR;
   }
   if (self->patch && pm->patch != self->patch) {
-    GST_ELEMENT_ERROR(self, STREAM, FORMAT, ("Pair %u has another patch size", pm->index),
+    STREAM_ERROR(self, STREAM, FORMAT, ("Pair %u has another patch size", pm->index),
                       ("%u px, earlier pairs %u px: one model has one patch size", pm->patch, self->patch));
     return GST_FLOW_ERROR;
   }
   if (self->have_geom && pm->image_width && pm->image_height &&
       (pm->image_width != (guint64)self->geom.width || pm->image_height != (guint64)self->geom.height)) {
-    GST_ELEMENT_ERROR(self, STREAM, FORMAT, ("Pair %u does not match the analysis", pm->index),
+    STREAM_ERROR(self, STREAM, FORMAT, ("Pair %u does not match the analysis", pm->index),
                       ("the pairs come from a %" G_GUINT64_FORMAT "x%" G_GUINT64_FORMAT
                        " image, the analysis describes %dx%d",
                        pm->image_width, pm->image_height, self->geom.width, self->geom.height));
@@ -349,21 +383,21 @@ static GstFlowReturn handle_frame(GstSscorTrain *self, GstBuffer *buf) {
   int channels = seq ? (int)pm->n_channels : pixel_ch == 4 ? 3 : pixel_ch;
   if (seq && (pixel_ch != 1 || pm->n_channels < 1 || pm->n_channels > SSCOR_MODEL_MAX_CHANNELS ||
               pm->channel >= (gint)pm->n_channels)) {
-    GST_ELEMENT_ERROR(self, STREAM, FORMAT, ("Pair %u: bad channel-sequential frame", pm->index),
+    STREAM_ERROR(self, STREAM, FORMAT, ("Pair %u: bad channel-sequential frame", pm->index),
                       ("channel %d of %u in a %s frame", pm->channel, pm->n_channels, gst_video_format_to_string(vf)));
     return GST_FLOW_ERROR;
   }
   if (!self->patch) {
     if (!first_pair(self, channels, type, pm->patch)) return GST_FLOW_ERROR;
   } else if (channels != self->channels) {
-    GST_ELEMENT_ERROR(self, STREAM, FORMAT, ("Pair %u has %d channels, earlier pairs %d", pm->index, channels,
+    STREAM_ERROR(self, STREAM, FORMAT, ("Pair %u has %d channels, earlier pairs %d", pm->index, channels,
                                              self->channels),
                       (NULL));
     return GST_FLOW_ERROR;
   }
   GstVideoFrame frame;
   if (!gst_video_frame_map(&frame, &self->vinfo, buf, GST_MAP_READ)) {
-    GST_ELEMENT_ERROR(self, STREAM, FAILED, ("Cannot map pair %u", pm->index), (NULL));
+    STREAM_ERROR(self, STREAM, FAILED, ("Cannot map pair %u", pm->index), (NULL));
     return GST_FLOW_ERROR;
   }
   sscor_image img;
@@ -377,7 +411,7 @@ static GstFlowReturn handle_frame(GstSscorTrain *self, GstBuffer *buf) {
     if (pm->channel != self->seq_next ||
         (pm->channel > 0 && (pm->anomaly_x != self->seq_meta.anomaly_x || pm->anomaly_y != self->seq_meta.anomaly_y ||
                              pm->normal_x != self->seq_meta.normal_x || pm->normal_y != self->seq_meta.normal_y))) {
-      GST_ELEMENT_ERROR(self, STREAM, FORMAT, ("Pair %u: channel frames out of order", pm->index),
+      STREAM_ERROR(self, STREAM, FORMAT, ("Pair %u: channel frames out of order", pm->index),
                         ("got channel %d, expected channel %d of the same pair", pm->channel, self->seq_next));
       ok = FALSE;
     } else {
@@ -385,7 +419,7 @@ static GstFlowReturn handle_frame(GstSscorTrain *self, GstBuffer *buf) {
         sscor_image_free(&self->seq);
         self->seq_meta = *pm;
         if (sscor_image_alloc(&self->seq, fw, fh, channels, type)) {
-          GST_ELEMENT_ERROR(self, RESOURCE, FAILED, ("Out of memory"), ("%s", sscor_last_error()));
+          STREAM_ERROR(self, RESOURCE, FAILED, ("Out of memory"), ("%s", sscor_last_error()));
           ok = FALSE;
         }
       }
@@ -471,7 +505,7 @@ static gboolean make_model(GstSscorTrain *self, uint8_t **buf, size_t *len, gboo
     snprintf(m.preset, sizeof m.preset, "flatfield");
   } else {
     if (self->n_pairs < MIN_PAIRS) {
-      GST_ELEMENT_ERROR(self, STREAM, FAILED, ("Too few training pairs: %d", self->n_pairs),
+      STREAM_ERROR(self, STREAM, FAILED, ("Too few training pairs: %d", self->n_pairs),
                         ("training needs at least %d pairs; sample more (a longer step along the seams, more "
                          "tissue) or use preset=flatfield",
                          MIN_PAIRS));
@@ -500,9 +534,9 @@ static gboolean make_model(GstSscorTrain *self, uint8_t **buf, size_t *len, gboo
     if (st) {
       sscor_net_destroy(m.corrector);
       if (rp.resume && (st == SSCOR_E_FORMAT || st == SSCOR_E_CORRUPT || st == SSCOR_E_IO))
-        GST_ELEMENT_ERROR(self, RESOURCE, READ, ("Cannot resume from %s", rp.checkpoint), ("%s", sscor_last_error()));
+        STREAM_ERROR(self, RESOURCE, READ, ("Cannot resume from %s", rp.checkpoint), ("%s", sscor_last_error()));
       else
-        GST_ELEMENT_ERROR(self, STREAM, FAILED, ("Training failed"), ("%s", sscor_last_error()));
+        STREAM_ERROR(self, STREAM, FAILED, ("Training failed"), ("%s", sscor_last_error()));
       return FALSE;
     }
     if (g_atomic_int_get(&self->cancel)) {
@@ -516,7 +550,7 @@ static gboolean make_model(GstSscorTrain *self, uint8_t **buf, size_t *len, gboo
   sscor_status st = sscor_model_to_memory(&m, buf, len);
   if (!flat) sscor_net_destroy(m.corrector);
   if (st) {
-    GST_ELEMENT_ERROR(self, STREAM, FAILED, ("Cannot serialise the model"), ("%s", sscor_last_error()));
+    STREAM_ERROR(self, STREAM, FAILED, ("Cannot serialise the model"), ("%s", sscor_last_error()));
     return FALSE;
   }
   return TRUE;
@@ -525,7 +559,7 @@ static gboolean make_model(GstSscorTrain *self, uint8_t **buf, size_t *len, gboo
 /* Writes the model to `location` and pushes it downstream. */
 static gboolean output_model(GstSscorTrain *self, uint8_t *buf, size_t len) {
   if (self->run.location && sscor_write_file_atomic(self->run.location, buf, len)) {
-    GST_ELEMENT_ERROR(self, RESOURCE, WRITE, ("Cannot write the model to %s", self->run.location),
+    STREAM_ERROR(self, RESOURCE, WRITE, ("Cannot write the model to %s", self->run.location),
                       ("%s", sscor_last_error()));
     free(buf);
     return FALSE;

@@ -431,7 +431,7 @@ static void test_train_cpu(const scene *s) {
         for (int y = 0; y < PATCH; y++)
           for (int x = 0; x < PATCH; x++)
             v[k++] = (float)(sscor_image_get(&s->img, px + x, py + y, 0) /
-                             sscor_flatfield_gain(s->ff, px + x, py + y));
+                             sscor_flatfield_gain(s->ff, px + x + 0.5, py + y + 0.5));
       }
     qsort(v, n, sizeof *v, cmp);
     double lo = v[(int)(0.005 * (n - 1) + 0.5)], hi = v[(int)(0.995 * (n - 1) + 0.5)];
