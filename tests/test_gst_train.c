@@ -558,6 +558,27 @@ static void expect_stream_error(const scene *s, const run_spec *sp, const char *
 }
 
 static void test_errors(const scene *s) {
+  /* an analysis without a flat-field (GEOM alone) is a valid model file that
+     corrects nothing: it loads, and a corrector refuses it */
+  {
+    sscor_model a, b;
+    memset(&a, 0, sizeof a);
+    a.channels = 1;
+    a.patch = PATCH;
+    a.high[0] = 65535;
+    CHECK(sscor_model_set_flatfield(&a, &s->g, NULL) == SSCOR_OK);
+    uint8_t *buf;
+    size_t len;
+    CHECK(sscor_model_to_memory(&a, &buf, &len) == SSCOR_OK);
+    CHECK(sscor_model_from_memory(buf, len, "analysis", &b) == SSCOR_OK);
+    CHECK(b.geometry && !b.flatfield && !b.corrector);
+    sscor_corrector *c = NULL;
+    CHECK(sscor_corrector_new(&b, NULL, &c) == SSCOR_E_INVALID && c == NULL);
+    CHECK_MSG(strstr(sscor_last_error(), "holds no correction"), "%s", sscor_last_error());
+    free(buf);
+    sscor_model_clear(&a);
+    sscor_model_clear(&b);
+  }
   gchar *loc = path_in("bad.sscor");
   unlink(loc);
   gchar *props = g_strdup_printf("preset=cpu epochs=1 location=%s", loc);
