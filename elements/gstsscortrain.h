@@ -56,7 +56,6 @@ struct _GstSscorTrain {
   sscor_train_progress last_progress;
   gboolean have_progress, last_posted;
   gint64 last_post_us;
-  guint32 eos_seqnum;
 };
 
 GST_ELEMENT_REGISTER_DECLARE(sscortrain);
