@@ -572,6 +572,27 @@ static void test_resume(const scene *s) {
   CHECK_MSG(res.model && full.model && res.len == full.len && memcmp(res.model, full.model, res.len) == 0,
             "resumed model differs from the uninterrupted one");
   result_free(&res);
+  /* checkpoints on an interval (here after every iteration but the last):
+     the run's model is unchanged, and resuming its last checkpoint finishes
+     the one iteration left to the same model */
+  gchar *ck2 = path_in("ck2.sscor");
+  gchar *p3 = g_strdup_printf("%s checkpoint-interval=0.000001 checkpoint-location=%s", common, ck2);
+  sp.props = p3;
+  run_train(s, &sp, &res);
+  CHECK(res.ok && res.model && res.len == full.len && memcmp(res.model, full.model, res.len) == 0);
+  CHECK(access(ck2, R_OK) == 0);
+  result_free(&res);
+  g_free(p3);
+  p3 = g_strdup_printf("%s resume=true checkpoint-location=%s", common, ck2);
+  sp.props = p3;
+  run_train(s, &sp, &res);
+  CHECK_MSG(res.ok && res.model && res.progress == 1 && res.last_step == 16, "%s, %d messages, last step %ld",
+            res.error ? res.error : "ok", res.progress, (long)res.last_step);
+  CHECK(res.model && res.len == full.len && memcmp(res.model, full.model, res.len) == 0);
+  result_free(&res);
+  g_free(p3);
+  g_free(ck2);
+  sp.props = p2;
   /* other pairs: refused, naming the checkpoint */
   sp.pairs = 9;
   run_train(s, &sp, &res);
