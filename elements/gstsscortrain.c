@@ -236,7 +236,7 @@ static void reset_stream(GstSscorTrain *self) {
 static gboolean take_analysis(GstSscorTrain *self, GBytes *bytes) {
   if (self->frames > 0) {
     STREAM_ERROR(self, STREAM, FAILED, ("The analysis changed after training pairs arrived"),
-                      ("one model is trained per stream: send the analysis before the first pair"));
+                 ("one model is trained per stream: send the analysis before the first pair"));
     return FALSE;
   }
   clear_analysis(self);
@@ -273,8 +273,8 @@ static gboolean resolve_preset(GstSscorTrain *self) {
     self->preset = strcmp(self->run.preset, "auto") ? self->run.preset : self->ff ? "flatfield" : "cpu";
   if (strcmp(self->preset, "flatfield") == 0 && !self->ff) {
     STREAM_ERROR(self, STREAM, FAILED, ("preset=flatfield needs a flat-field"),
-                      ("%s", self->have_analysis ? "the analysis from upstream carries none (no FLAT section)"
-                                                 : "no analysis came from upstream (sscorsample sends one)"));
+                 ("%s", self->have_analysis ? "the analysis from upstream carries none (no FLAT section)"
+                                            : "no analysis came from upstream (sscorsample sends one)"));
     return FALSE;
   }
   return TRUE;
@@ -290,13 +290,13 @@ static gboolean first_pair(GstSscorTrain *self, int channels, sscor_sample_type 
   if (self->have_analysis) {
     if (self->analysis.channels != channels) {
       STREAM_ERROR(self, STREAM, WRONG_TYPE, ("Pairs do not match the analysis"),
-                        ("the pairs have %d channels, the analysis %d", channels, self->analysis.channels));
+                   ("the pairs have %d channels, the analysis %d", channels, self->analysis.channels));
       return FALSE;
     }
     if (self->analysis.sample_format != SSCOR_SAMPLE_UNKNOWN && self->analysis.sample_format != fmt) {
       STREAM_ERROR(self, STREAM, WRONG_TYPE, ("Pairs do not match the analysis"),
-                        ("the pairs are %s, the analysis is for %s samples", format_name(fmt),
-                         format_name(self->analysis.sample_format)));
+                   ("the pairs are %s, the analysis is for %s samples", format_name(fmt),
+                    format_name(self->analysis.sample_format)));
       return FALSE;
     }
   }
@@ -309,7 +309,7 @@ static gboolean first_pair(GstSscorTrain *self, int channels, sscor_sample_type 
   cfg.patch = (int)patch;
   if (sscor_train_config_check(&cfg)) {
     STREAM_ERROR(self, STREAM, WRONG_TYPE, ("Pairs of %u px do not suit preset %s", patch, self->preset),
-                      ("%s (sample pairs with another patch size)", sscor_last_error()));
+                 ("%s (sample pairs with another patch size)", sscor_last_error()));
     return FALSE;
   }
   return TRUE;
@@ -353,27 +353,27 @@ static GstFlowReturn handle_frame(GstSscorTrain *self, GstBuffer *buf) {
   GstSscorPairMeta *pm = gst_sscor_buffer_get_pair_meta(buf);
   if (!pm) {
     STREAM_ERROR(self, STREAM, FORMAT, ("Frame %" G_GUINT64_FORMAT " is not a training pair", frame_no),
-                      ("it has no pair meta: sscortrain takes anomaly | normal pairs as sscorsample emits them"));
+                 ("it has no pair meta: sscortrain takes anomaly | normal pairs as sscorsample emits them"));
     return GST_FLOW_ERROR;
   }
   int fw = GST_VIDEO_INFO_WIDTH(&self->vinfo), fh = GST_VIDEO_INFO_HEIGHT(&self->vinfo);
   if (pm->patch < 4 || fw != 2 * (int)pm->patch || fh != (int)pm->patch) {
     STREAM_ERROR(self, STREAM, FORMAT, ("Pair %u has the wrong size", pm->index),
-                      ("the frame is %dx%d, a pair of %u px patches is %ux%u", fw, fh, pm->patch, 2 * pm->patch,
-                       pm->patch));
+                 ("the frame is %dx%d, a pair of %u px patches is %ux%u", fw, fh, pm->patch, 2 * pm->patch,
+                  pm->patch));
     return GST_FLOW_ERROR;
   }
   if (self->patch && pm->patch != self->patch) {
     STREAM_ERROR(self, STREAM, FORMAT, ("Pair %u has another patch size", pm->index),
-                      ("%u px, earlier pairs %u px: one model has one patch size", pm->patch, self->patch));
+                 ("%u px, earlier pairs %u px: one model has one patch size", pm->patch, self->patch));
     return GST_FLOW_ERROR;
   }
   if (self->have_geom && pm->image_width && pm->image_height &&
       (pm->image_width != (guint64)self->geom.width || pm->image_height != (guint64)self->geom.height)) {
     STREAM_ERROR(self, STREAM, FORMAT, ("Pair %u does not match the analysis", pm->index),
-                      ("the pairs come from a %" G_GUINT64_FORMAT "x%" G_GUINT64_FORMAT
-                       " image, the analysis describes %dx%d",
-                       pm->image_width, pm->image_height, self->geom.width, self->geom.height));
+                 ("the pairs come from a %" G_GUINT64_FORMAT "x%" G_GUINT64_FORMAT
+                  " image, the analysis describes %dx%d",
+                  pm->image_width, pm->image_height, self->geom.width, self->geom.height));
     return GST_FLOW_ERROR;
   }
   GstVideoFormat vf = GST_VIDEO_INFO_FORMAT(&self->vinfo);
@@ -384,15 +384,15 @@ static GstFlowReturn handle_frame(GstSscorTrain *self, GstBuffer *buf) {
   if (seq && (pixel_ch != 1 || pm->n_channels < 1 || pm->n_channels > SSCOR_MODEL_MAX_CHANNELS ||
               pm->channel >= (gint)pm->n_channels)) {
     STREAM_ERROR(self, STREAM, FORMAT, ("Pair %u: bad channel-sequential frame", pm->index),
-                      ("channel %d of %u in a %s frame", pm->channel, pm->n_channels, gst_video_format_to_string(vf)));
+                 ("channel %d of %u in a %s frame", pm->channel, pm->n_channels, gst_video_format_to_string(vf)));
     return GST_FLOW_ERROR;
   }
   if (!self->patch) {
     if (!first_pair(self, channels, type, pm->patch)) return GST_FLOW_ERROR;
   } else if (channels != self->channels) {
     STREAM_ERROR(self, STREAM, FORMAT, ("Pair %u has %d channels, earlier pairs %d", pm->index, channels,
-                                             self->channels),
-                      (NULL));
+                                        self->channels),
+                 (NULL));
     return GST_FLOW_ERROR;
   }
   GstVideoFrame frame;
@@ -412,7 +412,7 @@ static GstFlowReturn handle_frame(GstSscorTrain *self, GstBuffer *buf) {
         (pm->channel > 0 && (pm->anomaly_x != self->seq_meta.anomaly_x || pm->anomaly_y != self->seq_meta.anomaly_y ||
                              pm->normal_x != self->seq_meta.normal_x || pm->normal_y != self->seq_meta.normal_y))) {
       STREAM_ERROR(self, STREAM, FORMAT, ("Pair %u: channel frames out of order", pm->index),
-                        ("got channel %d, expected channel %d of the same pair", pm->channel, self->seq_next));
+                   ("got channel %d, expected channel %d of the same pair", pm->channel, self->seq_next));
       ok = FALSE;
     } else {
       if (pm->channel == 0) {
@@ -506,9 +506,9 @@ static gboolean make_model(GstSscorTrain *self, uint8_t **buf, size_t *len, gboo
   } else {
     if (self->n_pairs < MIN_PAIRS) {
       STREAM_ERROR(self, STREAM, FAILED, ("Too few training pairs: %d", self->n_pairs),
-                        ("training needs at least %d pairs; sample more (a longer step along the seams, more "
-                         "tissue) or use preset=flatfield",
-                         MIN_PAIRS));
+                   ("training needs at least %d pairs; sample more (a longer step along the seams, more "
+                    "tissue) or use preset=flatfield",
+                    MIN_PAIRS));
       return FALSE;
     }
     if (!self->run.flatfield_first) { /* the plain CycleGAN: G_C alone, on raw patches */
@@ -560,7 +560,7 @@ static gboolean make_model(GstSscorTrain *self, uint8_t **buf, size_t *len, gboo
 static gboolean output_model(GstSscorTrain *self, uint8_t *buf, size_t len) {
   if (self->run.location && sscor_write_file_atomic(self->run.location, buf, len)) {
     STREAM_ERROR(self, RESOURCE, WRITE, ("Cannot write the model to %s", self->run.location),
-                      ("%s", sscor_last_error()));
+                 ("%s", sscor_last_error()));
     free(buf);
     return FALSE;
   }
