@@ -480,19 +480,20 @@ typedef struct {
   const sscor_model *meta;
   const char *path;
   double interval, last;
-  int stopped;
   sscor_status st;
 } refine_cb;
 
+/* Between iterations: the caller's callback, the budget, and a checkpoint
+ * every `interval` seconds and when training stops before its end (a run
+ * that ends needs none: its model is the result). */
 static int refine_progress(const sscor_train_progress *pr, void *user) {
   refine_cb *r = user;
   int stop = (r->cb && r->cb(pr, r->user)) || (r->budget > 0 && pr->elapsed_s >= r->budget);
   int done = pr->step >= pr->steps;
-  if (r->path && ((stop && !done) || (r->interval > 0 && pr->elapsed_s - r->last >= r->interval && !done))) {
+  if (r->path && !done && (stop || (r->interval > 0 && pr->elapsed_s - r->last >= r->interval))) {
     r->last = pr->elapsed_s;
     if ((r->st = sscor_checkpoint_save(r->t, r->meta, r->path))) return 1;
   }
-  r->stopped = stop && !done;
   return stop;
 }
 
@@ -567,7 +568,7 @@ sscor_status sscor_train_patches(const sscor_image *anomalies, const sscor_image
     }
     if ((st = sscor_checkpoint_load(t, p->checkpoint))) goto done;
   }
-  refine_cb rc = {cb, user, p->budget_s, t, m, p->checkpoint, p->checkpoint_interval_s, 0, 0, SSCOR_OK};
+  refine_cb rc = {cb, user, p->budget_s, t, m, p->checkpoint, p->checkpoint_interval_s, 0, SSCOR_OK};
   st = sscor_trainer_run(t, refine_progress, &rc);
   if (!st) st = rc.st;
   if (st) goto done;
