@@ -368,7 +368,11 @@ sscor_status sscor_analyse_slide(const char *path, const sscor_analyse_params *p
   int W = (int)W64, H = (int)H64;
   int scale = p->scale;
   if (scale <= 0) {
+    /* 4 on slides; less on small images, whose seams would otherwise be a
+       pixel or two from the texture at the reduced scale (a 512-px image
+       reduced by 4 keeps tiles of 32 px, too few for the angle and seams). */
     scale = 4;
+    while (scale > 1 && (W < H ? W : H) / scale < 512) scale /= 2;
     while ((double)(W / scale) * (H / scale) > 64e6) scale *= 2; /* keep the reduced image small */
   }
   if (W / scale < 16 || H / scale < 16) {
@@ -427,6 +431,11 @@ sscor_status sscor_analyse_slide(const char *path, const sscor_analyse_params *p
     goto done;
   }
   st = sscor_flatfield_estimate(g, &coarse, scale, slide_region_reader, &rd, &p->flat, ff, &rep->flat);
+  if (st) {
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", sscor_last_error());
+    st = sscor_fail(st, "%s: %s (%s)", path, msg, rep->detect.summary);
+  }
 done:
   if (st) {
     sscor_geometry_free(g);

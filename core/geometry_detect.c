@@ -747,7 +747,7 @@ sscor_status sscor_detect_geometry(const sscor_image *coarse, int scale, int ful
   double angle = find_angle(L, cw, ch, params->max_angle_deg);
   if ((st = build_frame(L, data, cw, ch, angle, ccx, ccy, &f))) goto fail;
 
-  int min_tile = params->min_tile > 0 ? params->min_tile : 32;
+  int min_tile = params->min_tile > 0 ? params->min_tile : 64;
   int max_tile_x = params->max_tile > 0 ? params->max_tile : full_w / 2;
   int max_tile_y = params->max_tile > 0 ? params->max_tile : full_h / 2;
   int minlag = min_tile / scale > 4 ? min_tile / scale : 4;
