@@ -152,8 +152,16 @@ def main():
                 rows.append([name, content, label, "n/a (needs an axis-aligned tile grid)", None, None, None, None, None, None])
                 continue
             if r.returncode or not os.path.exists(out):
-                rows.append([name, content, label, f"failed: {(r.stderr.strip().splitlines() or ['?'])[-1][:60]}",
-                             None, None, None, None, None, dt])
+                msg = (r.stderr.strip().splitlines() or ['?'])[-1]
+                # a refusal (nothing safe to correct) is not a failure: show its reason
+                for why in ("no stripes found", "no reliable correction found"):
+                    if why in msg:
+                        rest = msg.split(why, 1)[1].lstrip(": (")
+                        msg = f"refused: {why}" + (f": {rest[:50]}" if why != "no stripes found" else "")
+                        break
+                else:
+                    msg = f"failed: {msg[:60]}"
+                rows.append([name, content, label, msg, None, None, None, None, None, dt])
                 continue
             mm = metrics(sscor, inp, out, truth=truth, geo=geo, plot=os.path.join(d, f"{label}.png"))
             c = mm["corrected_metrics"]

@@ -420,21 +420,53 @@ sscor_status sscor_analyse_slide(const char *path, const sscor_analyse_params *p
     }
     snprintf(rep->detect.summary, sizeof rep->detect.summary, "geometry from %s: %d tiles",
              p->geometry_file, g->n_tiles);
-  } else {
-    rep->detected = 1;
-    if ((st = sscor_detect_geometry(&coarse, scale, W, H, slide_region_reader, &rd, &p->detect, g,
-                                    &rep->detect)))
+    if (g->n_tiles < 2 || g->orientation == SSCOR_ORIENT_NONE) {
+      st = sscor_fail(SSCOR_E_INVALID, "%s: no stripes found (%s)", path, rep->detect.summary);
       goto done;
-  }
-  if (g->n_tiles < 2 || g->orientation == SSCOR_ORIENT_NONE) {
-    st = sscor_fail(SSCOR_E_INVALID, "%s: no stripes found (%s)", path, rep->detect.summary);
-    goto done;
-  }
-  st = sscor_flatfield_estimate(g, &coarse, scale, slide_region_reader, &rd, &p->flat, ff, &rep->flat);
-  if (st) {
-    char msg[512];
-    snprintf(msg, sizeof msg, "%s", sscor_last_error());
-    st = sscor_fail(st, "%s: %s (%s)", path, msg, rep->detect.summary);
+    }
+    st = sscor_flatfield_estimate(g, &coarse, scale, slide_region_reader, &rd, &p->flat, ff,
+                                  &rep->flat);
+    if (st) {
+      char msg[512];
+      snprintf(msg, sizeof msg, "%s", sscor_last_error());
+      st = sscor_fail(st, "%s: %s (%s)", path, msg, rep->detect.summary);
+    }
+  } else {
+    /* Detection by periodicity first (many tiles, overlaps), then by
+       individual seam lines (few tiles); the first geometry whose
+       flat-field passes its held-out check wins. */
+    rep->detected = 1;
+    char first[768] = "";
+    for (int attempt = p->detect.lines ? 1 : 0; attempt < 2; attempt++) {
+      sscor_detect_params dp = p->detect;
+      dp.lines = attempt;
+      sscor_geometry_free(g);
+      memset(g, 0, sizeof *g);
+      if ((st = sscor_detect_geometry(&coarse, scale, W, H, slide_region_reader, &rd, &dp, g,
+                                      &rep->detect)))
+        goto done;
+      if (g->n_tiles < 2 || g->orientation == SSCOR_ORIENT_NONE) {
+        st = sscor_fail(SSCOR_E_INVALID, "%s: no stripes found (%s)", path, rep->detect.summary);
+      } else {
+        st = sscor_flatfield_estimate(g, &coarse, scale, slide_region_reader, &rd, &p->flat, ff,
+                                      &rep->flat);
+        if (st) {
+          char msg[512];
+          snprintf(msg, sizeof msg, "%s", sscor_last_error());
+          st = sscor_fail(st, "%s: %s (%s)", path, msg, rep->detect.summary);
+        }
+      }
+      if (!st || st != SSCOR_E_INVALID) break;
+      if (attempt == 0) {
+        snprintf(first, sizeof first, "%s", sscor_last_error());
+      } else if (first[0]) {
+        /* both refused: say both, the periodic reason first */
+        char second[768];
+        snprintf(second, sizeof second, "%s", sscor_last_error());
+        const char *tail = strncmp(second, path, strlen(path)) == 0 ? second + strlen(path) + 2 : second;
+        st = sscor_fail(st, "%s; by seam lines: %s", first, tail);
+      }
+    }
   }
 done:
   if (st) {

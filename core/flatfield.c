@@ -584,6 +584,9 @@ static sscor_status check_field(const sscor_flatfield *ff, const obslist *L, int
   }
   free(sy);
   free(v);
+  if (getenv("SSCOR_FLATFIELD_DEBUG") && ff->gain)
+    for (int i = 0; i < ff->g.n_tiles; i++)
+      fprintf(stderr, "gain %d (%g,%g) %.4f\n", i, ff->g.tiles[i].x, ff->g.tiles[i].y, exp(ff->gain[i]));
   if (getenv("SSCOR_FLATFIELD_DEBUG"))
     fprintf(stderr, "check: seam %d groups %.4f -> %.4f, interior %d groups %.4f -> %.4f, S %.3f..%.3f\n",
             report->check_seam_groups, report->check_seam_before, report->check_seam_after,
@@ -882,18 +885,22 @@ sscor_status sscor_flatfield_estimate(const sscor_geometry *g, const sscor_image
            by the interior blocks) would set. Exposure gains are random, not
            a ramp: their linear trend over the tile positions is held at 0. */
         for (int axis = 0; axis < 2; axis++) {
-          double mc = 0, vc = 0, proj = 0;
+          /* the trend weighted by how well the data sees each tile: a
+             barely seen tile at the far end must not cancel it alone */
+          double mc = 0, sw = 0, vc = 0, proj = 0;
           int nw = 0;
-          for (int a = 0; a < nt; a++)
-            if (diag_gain[a] >= 0.05 * dmed) {
-              mc += axis ? g->tiles[a].y + 0.5 * g->tiles[a].h : g->tiles[a].x + 0.5 * g->tiles[a].w;
-              nw++;
-            }
+          for (int a = 0; a < nt; a++) {
+            double wa = fmin(diag_gain[a] / dmed, 1.0);
+            if (diag_gain[a] < 0.05 * dmed) continue;
+            mc += wa * (axis ? g->tiles[a].y + 0.5 * g->tiles[a].h : g->tiles[a].x + 0.5 * g->tiles[a].w);
+            sw += wa;
+            nw++;
+          }
           if (nw < 3) continue;
-          mc /= nw;
+          mc /= sw;
           for (int a = 0; a < nt; a++) {
             double c = axis ? g->tiles[a].y + 0.5 * g->tiles[a].h : g->tiles[a].x + 0.5 * g->tiles[a].w;
-            ramp[a] = diag_gain[a] >= 0.05 * dmed ? c - mc : 0;
+            ramp[a] = diag_gain[a] >= 0.05 * dmed ? fmin(diag_gain[a] / dmed, 1.0) * (c - mc) : 0;
             vc += ramp[a] * ramp[a];
           }
           if (vc <= 0) continue;
@@ -901,9 +908,12 @@ sscor_status sscor_flatfield_estimate(const sscor_geometry *g, const sscor_image
             ramp[a] /= sqrt(vc);
             proj += ramp[a] * ff->gain[a];
           }
+          /* as firm as the data on a typical tile's gain: with few tiles the
+             content's trend does not average out and would set the ramp */
+          double rw = 10 * dmed;
           for (int a = 0; a < nt; a++) {
-            rhs[o0 + a] -= gw * ramp[a] * proj;
-            for (int b = 0; b < nt; b++) A[(size_t)(o0 + a) * np + o0 + b] += gw * ramp[a] * ramp[b];
+            rhs[o0 + a] -= rw * ramp[a] * proj;
+            for (int b = 0; b < nt; b++) A[(size_t)(o0 + a) * np + o0 + b] += rw * ramp[a] * ramp[b];
           }
         }
       }
