@@ -712,14 +712,16 @@ static int find_lines(const frame *f, int vertical, int seg, int min_gap, int *p
   for (int b = 0; b < n; b++) {
     double v = b >= 4 && b + 4 < n ? support(P, C, along + 1, b, 0, along, seg) : -1;
     sup[b] = (float)v;
-    if (v >= 0) tmp[m++] = (float)v;
+    /* the texture's spread from lines through data only: no-data (steps of
+       exactly 0) would pull the median down and widen the spread */
+    if (v > 0) tmp[m++] = (float)v;
   }
   int k = 0;
   if (m >= 16) {
     float med = median_of(tmp, m);
     int mm = 0;
     for (int b = 0; b < n; b++)
-      if (sup[b] >= 0) tmp[mm++] = fabsf(sup[b] - med);
+      if (sup[b] > 0) tmp[mm++] = fabsf(sup[b] - med);
     float mad = 1.4826f * median_of(tmp, mm);
     float thr = fmaxf(med + 10.0f * mad, 2.0f * med);
     for (int b = 0; b < n && k < max_n; b++) {
@@ -746,7 +748,15 @@ static int origins_from_lines(const double *lines, int nl, double size, double l
   double first = lines[0];
   while (first > lo + 0.5 && k < max_n / 4) first -= size;
   for (double o = first; o < lines[0] - 0.5 && k < max_n; o += size) org[k++] = o;
-  for (int i = 0; i < nl && k < max_n; i++) org[k++] = lines[i];
+  for (int i = 0; i < nl && k < max_n; i++) {
+    org[k++] = lines[i];
+    /* a gap of several pitches: the seams between were too weak to see */
+    if (i + 1 < nl) {
+      long gaps = lround((lines[i + 1] - lines[i]) / size);
+      for (long j = 1; j < gaps && k < max_n; j++)
+        org[k++] = lines[i] + (lines[i + 1] - lines[i]) * (double)j / (double)gaps;
+    }
+  }
   while (k < max_n && org[k - 1] + size < hi - 0.5) {
     org[k] = org[k - 1] + size;
     k++;
@@ -787,10 +797,21 @@ static sscor_status detect_by_lines(const frame *f, int scale, int min_tile, ref
     }
     qsort(fine[axis], (size_t)nl[axis], sizeof(double), cmp_double);
     if (nl[axis] >= 2) {
+      /* The pitch: the smallest gap, when every gap is a whole multiple of
+         it (a seam too weak to stand out leaves a double gap); otherwise
+         the median gap. */
       double d[MAXL];
       for (int i = 0; i + 1 < nl[axis]; i++) d[i] = fine[axis][i + 1] - fine[axis][i];
       qsort(d, (size_t)nl[axis] - 1, sizeof(double), cmp_double);
-      size[axis] = d[(nl[axis] - 1) / 2];
+      double p0 = d[0], sum = 0;
+      int units = 0, whole = 1;
+      for (int i = 0; i + 1 < nl[axis]; i++) {
+        long k = lround(d[i] / p0);
+        if (k < 1 || fabs(d[i] - k * p0) > 0.06 * p0 + 2) whole = 0;
+        sum += d[i];
+        units += (int)k;
+      }
+      size[axis] = whole && units > 0 ? sum / units : d[(nl[axis] - 1) / 2];
     } else if (nl[axis] == 1) {
       /* one seam line: two tiles, each at least as large as its side */
       size[axis] = fmax(fine[axis][0] - lo[axis], hi[axis] - fine[axis][0]);
