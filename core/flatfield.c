@@ -593,6 +593,8 @@ static sscor_status check_field(const sscor_flatfield *ff, const obslist *L, int
             report->check_interior_groups, report->check_interior_before,
             report->check_interior_after, report->check_s_lo, report->check_s_hi);
   if (getenv("SSCOR_FLATFIELD_DEBUG"))
+    fprintf(stderr, "check: overlap factor %.4f, dark %.4g, fg %.4g\n", ff->has_overlap ? exp(ff->overlap) : 1.0, ff->dark, fg);
+  if (getenv("SSCOR_FLATFIELD_DEBUG"))
     fprintf(stderr, "check: line energy %.4g -> %.4g (%.3f)\n", report->check_lines_before,
             report->check_lines_after, report->check_lines_after / report->check_lines_before);
   if (report->check_seam_groups < 4)
@@ -1019,6 +1021,19 @@ void sscor_flatfield_params_of(const sscor_flatfield *ff, int *nk, const double 
   *logf = ff->f;
   *log_gain = ff->gain;
   *dark = ff->dark;
+}
+
+double sscor_flatfield_log_overlap(const sscor_flatfield *ff) {
+  return ff->has_overlap ? ff->overlap : 0.0;
+}
+
+sscor_status sscor_flatfield_set_log_overlap(sscor_flatfield *ff, double log_factor) {
+  if (!isfinite(log_factor) || fabs(log_factor) > 5)
+    return sscor_fail(SSCOR_E_FORMAT, "flat-field: overlap factor log %g is not finite or absurd",
+                      log_factor);
+  ff->has_overlap = log_factor != 0.0;
+  ff->overlap = log_factor;
+  return SSCOR_OK;
 }
 
 sscor_status sscor_flatfield_from_params(const sscor_geometry *g, int nk, const double *ku,

@@ -111,6 +111,12 @@ sscor_status sscor_flatfield_apply(const sscor_flatfield *ff, sscor_image *regio
 void sscor_flatfield_params_of(const sscor_flatfield *ff, int *nk, const double **ku,
                                const double **kv, const double **logf, const double **log_gain,
                                double *dark);
+/* The factor fitted for pixels covered by 2+ tiles (params.overlap_factor),
+ * as a log; 0 when none. Stored in model files next to the numbers above. */
+double sscor_flatfield_log_overlap(const sscor_flatfield *ff);
+/* Sets it (a field rebuilt from a model file); refuses a non-finite or
+ * absurd value (|log| > 5). */
+sscor_status sscor_flatfield_set_log_overlap(sscor_flatfield *ff, double log_factor);
 /* Rebuilds a field from those numbers for geometry g (copied); refuses
  * non-finite or unordered knots and a tile count that does not match g. */
 sscor_status sscor_flatfield_from_params(const sscor_geometry *g, int nk, const double *ku,

@@ -742,11 +742,11 @@ static int find_lines(const frame *f, int vertical, int seg, int min_gap, int *p
 /* Tile origins along one axis from its lines (full-res frame px, refined):
  * every line starts a tile of size `size`; tiles are added before the first
  * and after the last line until the frame [lo, hi) is covered. */
-static int origins_from_lines(const double *lines, int nl, double size, double lo, double hi,
-                              double *org, int max_n) {
+static int origins_from_lines(const double *lines, int nl, double size, double ov, double lo,
+                              double hi, double *org, int max_n) {
   int k = 0;
   double first = lines[0];
-  while (first > lo + 0.5 && k < max_n / 4) first -= size;
+  while (first > lo + ov + 0.5 && k < max_n / 4) first -= size;
   for (double o = first; o < lines[0] - 0.5 && k < max_n; o += size) org[k++] = o;
   for (int i = 0; i < nl && k < max_n; i++) {
     org[k++] = lines[i];
@@ -775,14 +775,15 @@ static sscor_status detect_by_lines(const frame *f, int scale, int min_tile, ref
                                     sscor_detect_report *report) {
   enum { MAXL = 256 };
   int pos[2][MAXL], nl[2];
-  double fine[2][MAXL], size[2] = {0, 0};
-  int min_gap = min_tile / scale / 2 > 2 ? min_tile / scale / 2 : 2;
+  double fine[2][MAXL], size[2] = {0, 0}, overlap[2] = {0, 0};
+  int min_gap = min_tile / scale / 4 > 3 ? min_tile / scale / 4 : 3; /* coarse px */
   double u0 = f->u0 * scale, v0 = f->v0 * scale;
   double lo[2] = {u0, v0}, hi[2] = {u0 + (double)f->fw * scale, v0 + (double)f->fh * scale};
   for (int axis = 0; axis < 2; axis++) {
     int along = axis == 0 ? f->fh : f->fw;
     int seg = along / 8 < 8 ? 8 : along / 8 > 48 ? 48 : along / 8;
-    nl[axis] = find_lines(f, axis == 0, seg, min_gap, pos[axis], MAXL);
+    /* lines 3 coarse px apart stay apart: the two ends of an overlap band */
+    nl[axis] = find_lines(f, axis == 0, seg, 3, pos[axis], MAXL);
     if (nl[axis] < 0) return sscor_fail(SSCOR_E_NOMEM, "detect: out of memory");
     for (int i = 0; i < nl[axis]; i++) {
       double p0 = (axis == 0 ? f->u0 : f->v0) * scale + (double)pos[axis][i] * scale;
@@ -796,6 +797,45 @@ static sscor_status detect_by_lines(const frame *f, int scale, int min_tile, ref
       if (bs > 0) fine[axis][i] = bp;
     }
     qsort(fine[axis], (size_t)nl[axis], sizeof(double), cmp_double);
+    /* Lines closer than min_gap form a cluster: one seam line, or the two
+       ends of an overlap band (averaged overlaps, a band exposed twice).
+       When most clusters are such pairs with one width, tiles overlap by
+       it: a tile starts at the first line of a pair and ends at the second
+       line of the next. Otherwise the strongest line of a cluster stays. */
+    {
+      double start[MAXL], width[MAXL], best[MAXL];
+      int nc = 0, npair = 0;
+      for (int i = 0; i < nl[axis]; i++) {
+        double d = fine[axis][i];
+        if (nc && d - (start[nc - 1] + width[nc - 1]) < min_gap * scale) {
+          width[nc - 1] = d - start[nc - 1];
+          continue;
+        }
+        start[nc] = d;
+        width[nc] = 0;
+        best[nc] = d;
+        nc++;
+      }
+      double ws[MAXL];
+      for (int c = 0; c < nc; c++)
+        if (width[c] > 0) ws[npair++] = width[c];
+      double ov = 0;
+      if (npair >= 1 && npair * 2 >= nc) {
+        qsort(ws, (size_t)npair, sizeof(double), cmp_double);
+        ov = ws[npair / 2];
+        int agree = 0;
+        for (int c = 0; c < npair; c++) agree += fabs(ws[c] - ov) <= 2;
+        if (agree * 3 < npair * 2) ov = 0;
+      }
+      /* a lone line (the other end outside the image or too weak) starts a
+         tile only when it is the first of a pair; keep it as it is */
+      for (int c = 0; c < nc; c++) fine[axis][c] = ov > 0 ? start[c] : best[c];
+      if (ov <= 0)
+        for (int c = 0; c < nc; c++)
+          if (width[c] > 0) fine[axis][c] = start[c] + 0.5 * width[c];
+      nl[axis] = nc;
+      overlap[axis] = ov;
+    }
     if (nl[axis] >= 2) {
       /* The pitch: the smallest gap, when every gap is a whole multiple of
          it (a seam too weak to stand out leaves a double gap); otherwise
@@ -833,8 +873,11 @@ static sscor_status detect_by_lines(const frame *f, int scale, int min_tile, ref
   ox[0] = lo[0];
   oy[0] = lo[1];
   double tw = use_v ? size[0] : hi[0] - lo[0], th = use_h ? size[1] : hi[1] - lo[1];
-  if (use_v) nx = origins_from_lines(fine[0], nl[0], tw, lo[0], hi[0], ox, 4 * MAXL);
-  if (use_h) ny = origins_from_lines(fine[1], nl[1], th, lo[1], hi[1], oy, 4 * MAXL);
+  if (use_v) nx = origins_from_lines(fine[0], nl[0], tw, overlap[0], lo[0], hi[0], ox, 4 * MAXL);
+  if (use_h) ny = origins_from_lines(fine[1], nl[1], th, overlap[1], lo[1], hi[1], oy, 4 * MAXL);
+  /* overlapping tiles: each reaches the far end of the next band */
+  if (use_v && nl[0] >= 2) tw += overlap[0];
+  if (use_h && nl[1] >= 2) th += overlap[1];
   int TW = (int)ceil(tw), TH = (int)ceil(th);
   for (int j = 0; j < ny; j++)
     for (int i = 0; i < nx; i++) {
