@@ -852,6 +852,16 @@ static sscor_status detect_by_lines(const frame *f, int scale, int min_tile, ref
         units += (int)k;
       }
       size[axis] = whole && units > 0 ? sum / units : d[(nl[axis] - 1) / 2];
+      /* Tile seams repeat at the pitch; lines at random gaps or closer
+         than a tile are something else (light-sheet stripes, scratches,
+         the sample's own straight edges). */
+      if ((nl[axis] >= 3 && !whole) || size[axis] < min_tile) {
+        if (getenv("SSCOR_DETECT_DEBUG"))
+          fprintf(stderr, "lines %d: %d lines, pitch %.1f, %s: not tile seams\n", axis, nl[axis],
+                  size[axis], whole ? "regular" : "irregular");
+        nl[axis] = 0;
+        size[axis] = 0;
+      }
     } else if (nl[axis] == 1) {
       /* one seam line: two tiles, each at least as large as its side */
       size[axis] = fmax(fine[axis][0] - lo[axis], hi[axis] - fine[axis][0]);
