@@ -148,6 +148,8 @@ def main():
             t0 = time.perf_counter()
             r = run(cmd)
             dt = time.perf_counter() - t0
+            with open(os.path.join(d, f"{label}.log"), "w") as f:
+                f.write(r.stderr)
             if r.returncode == 3 and needs_geo:
                 rows.append([name, content, label, "n/a (needs an axis-aligned tile grid)", None, None, None, None, None, None])
                 continue
@@ -156,8 +158,7 @@ def main():
                 # a refusal (nothing safe to correct) is not a failure: show its reason
                 for why in ("no stripes found", "no reliable correction found"):
                     if why in msg:
-                        rest = msg.split(why, 1)[1].lstrip(": (")
-                        msg = f"refused: {why}" + (f": {rest[:50]}" if why != "no stripes found" else "")
+                        msg = f"refused: {why}"  # the reason in full: DIR/CASE/sscor.log
                         break
                 else:
                     msg = f"failed: {msg[:60]}"
