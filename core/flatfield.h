@@ -80,6 +80,8 @@ typedef struct {
  * stays within 1/SSCOR_FLATFIELD_MAX_GAIN..SSCOR_FLATFIELD_MAX_GAIN over the
  * foreground: a wrong geometry, seams too weak to measure, or a degenerate
  * fit on few tiles all end there instead of in a harmed image. */
+/* SSCOR_FLATFIELD_DEBUG in the environment prints the check's figures and
+ * the tile gains to stderr. */
 #define SSCOR_FLATFIELD_SEAM_GAIN 0.7
 #define SSCOR_FLATFIELD_INTERIOR_SLACK 1.25
 #define SSCOR_FLATFIELD_LINE_GAIN 0.95
