@@ -152,6 +152,19 @@ static void test_clean_image(void) {
   CHECK(det.n_tiles == 0);
   CHECK(strstr(rep.summary, "no stripes found") != NULL);
   sscor_geometry_free(&det);
+  /* nor by seam lines, at full resolution, where texture is strongest */
+  sscor_detect_params dp;
+  sscor_detect_params_default(&dp);
+  dp.lines = 1;
+  sscor_image full;
+  CHECK(sscor_downsample(&img, 1, &full) == SSCOR_OK);
+  CHECK(sscor_detect_geometry(&full, 1, 800, 600, sscor_image_region_reader, &img, &dp, &det,
+                              &rep) == SSCOR_OK);
+  printf("clean image, lines: %s\n", rep.summary);
+  CHECK(det.orientation == SSCOR_ORIENT_NONE && det.n_tiles == 0);
+  CHECK(strstr(rep.summary, "no stripes found") != NULL);
+  sscor_geometry_free(&det);
+  sscor_image_free(&full);
   /* bad arguments */
   CHECK(sscor_detect_geometry(&coarse, 3, 800, 600, NULL, NULL, NULL, &det, NULL) == SSCOR_E_INVALID);
   CHECK(strstr(sscor_last_error(), "does not match") != NULL);
