@@ -131,10 +131,10 @@ sscor_status sscor_image_region_reader(void *user, int x, int y, int w, int h, f
 sscor_status sscor_downsample(const sscor_image *src, int factor, sscor_image *dst);
 
 typedef struct {
-  int min_tile, max_tile; /* tile/stripe size search bounds, full-res px (0 = 32, side/2) */
+  int min_tile, max_tile; /* tile/stripe size search bounds, full-res px (0 = 64, side/2) */
   double max_angle_deg;   /* angles searched in [-max, max] (default 10; 0 = axis-aligned) */
   int refine_radius;      /* full-res search radius around coarse edges (0 = 2*scale+2) */
-  double min_significance; /* periodicity z-score below which no stripes are reported (0 = 8) */
+  double min_significance; /* periodicity z-score below which no stripes are reported (0 = 5) */
   int lines;              /* 1: find seams as individual straight lines that stand out of
                              the texture, not by periodicity: works with 2 tiles per axis
                              (one seam line) and few tiles, where periodicity has too few
