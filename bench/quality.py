@@ -148,12 +148,21 @@ def main():
             t0 = time.perf_counter()
             r = run(cmd)
             dt = time.perf_counter() - t0
+            with open(os.path.join(d, f"{label}.log"), "w") as f:
+                f.write(r.stderr)
             if r.returncode == 3 and needs_geo:
                 rows.append([name, content, label, "n/a (needs an axis-aligned tile grid)", None, None, None, None, None, None])
                 continue
             if r.returncode or not os.path.exists(out):
-                rows.append([name, content, label, f"failed: {(r.stderr.strip().splitlines() or ['?'])[-1][:60]}",
-                             None, None, None, None, None, dt])
+                msg = (r.stderr.strip().splitlines() or ['?'])[-1]
+                # a refusal (nothing safe to correct) is not a failure: show its reason
+                for why in ("no stripes found", "no reliable correction found"):
+                    if why in msg:
+                        msg = f"refused: {why}"  # the reason in full: DIR/CASE/sscor.log
+                        break
+                else:
+                    msg = f"failed: {msg[:60]}"
+                rows.append([name, content, label, msg, None, None, None, None, None, dt])
                 continue
             mm = metrics(sscor, inp, out, truth=truth, geo=geo, plot=os.path.join(d, f"{label}.png"))
             c = mm["corrected_metrics"]

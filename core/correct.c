@@ -67,7 +67,9 @@ sscor_status sscor_model_set_flatfield(sscor_model *m, const sscor_geometry *g,
     double dark;
     sscor_flatfield_params_of(ff, &nk, &ku, &kv, &f, &gain, &dark);
     int nt = g->n_tiles;
-    len = 16 + 8 + 16 * (size_t)nk + 8 * (size_t)nk * nk + (gain ? 8 * (size_t)nt : 0);
+    double lov = sscor_flatfield_log_overlap(ff);
+    len = 16 + 8 + 16 * (size_t)nk + 8 * (size_t)nk * nk + (gain ? 8 * (size_t)nt : 0) +
+          (lov != 0.0 ? 8 : 0);
     buf = malloc(len);
     if (!buf) {
       free(text);
@@ -77,12 +79,13 @@ sscor_status sscor_model_set_flatfield(sscor_model *m, const sscor_geometry *g,
     put_u32(&p, (uint32_t)nk);
     put_u32(&p, (uint32_t)nt);
     put_u32(&p, gain ? 1 : 0);
-    put_u32(&p, 0);
+    put_u32(&p, lov != 0.0 ? 1 : 0); /* flags: 1 = an overlap factor follows the gains */
     put_f64(&p, dark);
     for (int i = 0; i < nk; i++) put_f64(&p, ku[i]);
     for (int i = 0; i < nk; i++) put_f64(&p, kv[i]);
     for (int i = 0; i < nk * nk; i++) put_f64(&p, f[i]);
     for (int i = 0; gain && i < nt; i++) put_f64(&p, gain[i]);
+    if (lov != 0.0) put_f64(&p, lov);
   }
   free(m->geometry);
   free(m->flatfield);
@@ -104,17 +107,17 @@ sscor_status sscor_model_get_flatfield(const sscor_model *m, sscor_geometry *g, 
     return sscor_fail(SSCOR_E_CORRUPT, "model: FLAT section too short (%zu bytes)", m->flatfield_len);
   }
   int nk = (int)get_u32(&p), nt = (int)get_u32(&p), has_gain = (int)get_u32(&p);
-  (void)get_u32(&p);
+  uint32_t flags = get_u32(&p);
   double dark = get_f64(&p);
   size_t need = 24 + 16 * (size_t)(nk > 0 ? nk : 0) + 8 * (size_t)(nk > 0 ? nk : 0) * (nk > 0 ? nk : 0) +
-                (has_gain ? 8 * (size_t)(nt > 0 ? nt : 0) : 0);
-  if (nk < 2 || nk > 64 || nt < 0 || has_gain > 1 || need != m->flatfield_len) {
+                (has_gain ? 8 * (size_t)(nt > 0 ? nt : 0) : 0) + (flags & 1 ? 8 : 0);
+  if (nk < 2 || nk > 64 || nt < 0 || has_gain > 1 || flags > 1 || need != m->flatfield_len) {
     sscor_geometry_free(g);
     return sscor_fail(SSCOR_E_CORRUPT,
                       "model: FLAT section of %zu bytes does not fit %d knots and %d tiles",
                       m->flatfield_len, nk, nt);
   }
-  double *v = malloc(sizeof(double) * ((size_t)2 * nk + (size_t)nk * nk + (size_t)nt + 1));
+  double *v = malloc(sizeof(double) * ((size_t)2 * nk + (size_t)nk * nk + (size_t)nt + 2));
   if (!v) {
     sscor_geometry_free(g);
     return sscor_fail(SSCOR_E_NOMEM, "model: out of memory reading the flat-field");
@@ -123,6 +126,10 @@ sscor_status sscor_model_get_flatfield(const sscor_model *m, sscor_geometry *g, 
   while (p < end) v[n++] = get_f64(&p);
   st = sscor_flatfield_from_params(g, nk, v, v + nk, v + 2 * nk, has_gain ? v + 2 * nk + nk * nk : NULL,
                                    nt, dark, ff);
+  if (!st && (flags & 1) && (st = sscor_flatfield_set_log_overlap(*ff, v[n - 1]))) {
+    sscor_flatfield_free(*ff);
+    *ff = NULL;
+  }
   free(v);
   if (st) sscor_geometry_free(g);
   return st;
@@ -370,7 +377,11 @@ sscor_status sscor_analyse_slide(const char *path, const sscor_analyse_params *p
   int W = (int)W64, H = (int)H64;
   int scale = p->scale;
   if (scale <= 0) {
+    /* 4 on slides; less on small images, whose seams would otherwise be a
+       pixel or two from the texture at the reduced scale (a 512-px image
+       reduced by 4 keeps tiles of 32 px, too few for the angle and seams). */
     scale = 4;
+    while (scale > 1 && (W < H ? W : H) / scale < 512) scale /= 2;
     while ((double)(W / scale) * (H / scale) > 64e6) scale *= 2; /* keep the reduced image small */
   }
   if (W / scale < 16 || H / scale < 16) {
@@ -418,17 +429,92 @@ sscor_status sscor_analyse_slide(const char *path, const sscor_analyse_params *p
     }
     snprintf(rep->detect.summary, sizeof rep->detect.summary, "geometry from %s: %d tiles",
              p->geometry_file, g->n_tiles);
-  } else {
-    rep->detected = 1;
-    if ((st = sscor_detect_geometry(&coarse, scale, W, H, slide_region_reader, &rd, &p->detect, g,
-                                    &rep->detect)))
+    if (g->n_tiles < 2 || g->orientation == SSCOR_ORIENT_NONE) {
+      st = sscor_fail(SSCOR_E_INVALID, "%s: no stripes found (%s)", path, rep->detect.summary);
       goto done;
+    }
+    st = sscor_flatfield_estimate(g, &coarse, scale, slide_region_reader, &rd, &p->flat, ff,
+                                  &rep->flat);
+    if (st) {
+      char msg[512];
+      snprintf(msg, sizeof msg, "%s", sscor_last_error());
+      st = sscor_fail(st, "%s: %s (%s)", path, msg, rep->detect.summary);
+    }
+  } else {
+    /* Detection by periodicity first (many tiles, overlaps), then by
+       individual seam lines (few tiles); the first geometry whose
+       flat-field passes its held-out check wins. */
+    rep->detected = 1;
+    /* Two detectors: by periodicity (many tiles, overlaps) and by
+       individual seam lines (few tiles). Each geometry's flat-field must
+       pass its held-out check; of two that pass, the one leaving the least
+       step energy along the image's lines wins. */
+    char first[768] = "";
+    sscor_geometry best_g;
+    sscor_flatfield *best_ff = NULL;
+    sscor_detect_report best_det;
+    sscor_flatfield_report best_flat;
+    memset(&best_g, 0, sizeof best_g);
+    for (int attempt = p->detect.lines ? 1 : 0; attempt < 2; attempt++) {
+      sscor_detect_params dp = p->detect;
+      dp.lines = attempt;
+      sscor_geometry_free(g);
+      memset(g, 0, sizeof *g);
+      if ((st = sscor_detect_geometry(&coarse, scale, W, H, slide_region_reader, &rd, &dp, g,
+                                      &rep->detect)))
+        break;
+      if (g->n_tiles < 2 || g->orientation == SSCOR_ORIENT_NONE) {
+        st = sscor_fail(SSCOR_E_INVALID, "%s: no stripes found (%s)", path, rep->detect.summary);
+      } else {
+        st = sscor_flatfield_estimate(g, &coarse, scale, slide_region_reader, &rd, &p->flat, ff,
+                                      &rep->flat);
+        if (st) {
+          char msg[512];
+          snprintf(msg, sizeof msg, "%s", sscor_last_error());
+          st = sscor_fail(st, "%s: %s (%s)", path, msg, rep->detect.summary);
+        }
+      }
+      if (st && st != SSCOR_E_INVALID) break;
+      if (!st) {
+        int better = !best_ff || rep->flat.check_lines_after < best_flat.check_lines_after;
+        if (better) {
+          sscor_flatfield_free(best_ff);
+          sscor_geometry_free(&best_g);
+          best_ff = *ff;
+          best_g = *g;
+          best_det = rep->detect;
+          best_flat = rep->flat;
+        } else {
+          sscor_flatfield_free(*ff);
+          sscor_geometry_free(g);
+        }
+        *ff = NULL;
+        memset(g, 0, sizeof *g);
+        continue;
+      }
+      if (attempt == 0 || !first[0]) {
+        snprintf(first, sizeof first, "%s", sscor_last_error());
+      } else {
+        /* both refused: say both, the periodic reason first */
+        char second[768];
+        snprintf(second, sizeof second, "%s", sscor_last_error());
+        const char *tail = strncmp(second, path, strlen(path)) == 0 ? second + strlen(path) + 2 : second;
+        st = sscor_fail(st, "%s; by seam lines: %s", first, tail);
+      }
+    }
+    if (best_ff && (!st || st == SSCOR_E_INVALID)) {
+      sscor_geometry_free(g);
+      *g = best_g;
+      *ff = best_ff;
+      rep->detect = best_det;
+      rep->flat = best_flat;
+      st = SSCOR_OK;
+    } else {
+      sscor_flatfield_free(best_ff);
+      sscor_geometry_free(&best_g);
+    }
+    if (st) goto done;
   }
-  if (g->n_tiles < 2 || g->orientation == SSCOR_ORIENT_NONE) {
-    st = sscor_fail(SSCOR_E_INVALID, "%s: no stripes found (%s)", path, rep->detect.summary);
-    goto done;
-  }
-  st = sscor_flatfield_estimate(g, &coarse, scale, slide_region_reader, &rd, &p->flat, ff, &rep->flat);
 done:
   if (st) {
     sscor_geometry_free(g);

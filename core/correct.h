@@ -78,10 +78,16 @@ typedef struct {
   int detected; /* 0 when the geometry came from a file */
 } sscor_analyse_report;
 
-/* Reads `path` level 0 in bands, builds the reduced image, detects (or
- * reads) the geometry and estimates the flat-field. Fails with
- * SSCOR_E_INVALID "no stripes found" when detection finds no seams. The
- * caller frees g and ff. coarse (optional) receives the reduced image. */
+/* Reads `path` level 0 in bands, builds the reduced image (reduction 4 on
+ * slides, 1-2 on images under 1024-2048 px), detects (or reads) the
+ * geometry and estimates the flat-field. Detection runs both detectors (by
+ * periodicity and by seam lines, sscor_detect_params.lines forces the
+ * latter); each geometry's flat-field must pass its held-out check
+ * (flatfield.h) and of two that pass, the one leaving less step energy
+ * along the image's lines is kept. Fails with SSCOR_E_INVALID "no stripes
+ * found" when no seams are found and "no reliable correction found: ..."
+ * when no flat-field passes (the message names both detectors' reasons).
+ * The caller frees g and ff. coarse (optional) receives the reduced image. */
 sscor_status sscor_analyse_slide(const char *path, const sscor_analyse_params *p,
                                  sscor_geometry *g, sscor_flatfield **ff, sscor_image *coarse,
                                  sscor_analyse_report *report);

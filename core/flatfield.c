@@ -2,6 +2,7 @@
 #include "flatfield.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,7 +97,21 @@ void sscor_flatfield_params_default(sscor_flatfield_params *p) {
   p->smooth = 1.0;
   p->use_interior = 1;
   p->overlap_factor = 1;
+  p->validate = 1;
 }
+
+/* Which evidence is held out: a quarter of the units, by a hash (not a
+ * regular pattern, which could alias with the tile grid). */
+static int held_out(unsigned a, unsigned b) {
+  unsigned h = a * 0x9E3779B1u ^ (b + 0x7F4A7C15u) * 0x85EBCA77u;
+  h ^= h >> 15;
+  h *= 0x2C1B3C6Du;
+  h ^= h >> 12;
+  return (h & 3u) == 0;
+}
+
+#define CHECK_SEGMENT 32 /* px along a seam per held-out unit */
+#define CHECK_BLOCK 64   /* px per side of an interior held-out unit */
 
 void sscor_flatfield_free(sscor_flatfield *ff) {
   if (!ff) return;
@@ -238,6 +253,8 @@ typedef struct {
   float x1b, y1b, x2b, y2b;
   float y;              /* observed log ratio */
   uint8_t seam;         /* 1 = seam band observation */
+  uint8_t held;         /* 1 = held out of the fit, for the check */
+  int group;            /* seam segment or interior block group (the check's unit) */
 } obs;
 
 typedef struct {
@@ -262,6 +279,11 @@ static int cmp_float(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
 /* Otsu threshold on log intensity of data pixels (as the evaluator does). */
 static double otsu_log(const float *v, int n) {
   if (n <= 0) return 0;
@@ -280,7 +302,7 @@ static double otsu_log(const float *v, int n) {
   }
   double total = n, sum_all = 0;
   for (int b = 0; b < NB; b++) sum_all += b * hist[b];
-  double wb = 0, sb = 0, best = -1;
+  double wb = 0, sb = 0, best = -1, sep = 0;
   int bt = 0;
   for (int b = 0; b < NB; b++) {
     wb += hist[b];
@@ -291,15 +313,19 @@ static double otsu_log(const float *v, int n) {
     if (between > best) {
       best = between;
       bt = b;
+      sep = (mf - mb) * (hi - lo) / (NB - 1);
     }
   }
+  /* Classes less than 3x apart are texture of one tissue, not tissue and
+     background (an image full of tissue): all of it is foreground. */
+  if (sep < log(3.0)) return exp(lo);
   return exp(lo + (hi - lo) * (bt + 0.5) / (NB - 1));
 }
 
 /* Reads the band of one seam at full resolution and adds its observations. */
-static sscor_status seam_obs(const sscor_geometry *g, const sscor_seam *s, sscor_region_reader rd,
-                             void *user, double dark, double fg, obslist *l, float **buf,
-                             size_t *cap) {
+static sscor_status seam_obs(const sscor_geometry *g, const sscor_seam *s, int seam_index,
+                             sscor_region_reader rd, void *user, double dark, double fg, obslist *l,
+                             float **buf, size_t *cap, int *ngroups) {
   /* Bounding box of the seam band (+-4 px across) in image coordinates. */
   double xs[4], ys[4];
   double a0 = s->from, a1 = s->to;
@@ -329,6 +355,8 @@ static sscor_status seam_obs(const sscor_geometry *g, const sscor_seam *s, sscor
   sscor_status st = rd(user, bx0, by0, bw, bh, *buf);
   if (st) return st;
   const float *b = *buf;
+  int group0 = *ngroups;
+  *ngroups += (int)((a1 - a0) / CHECK_SEGMENT) + 2;
   /* Pixel value at a frame point, nearest neighbour; -1 outside. */
 #define AT(uu, vv, out)                                                        \
   do {                                                                         \
@@ -364,6 +392,9 @@ static sscor_status seam_obs(const sscor_geometry *g, const sscor_seam *s, sscor
     o.y2b = (float)pts[3][1];
     o.y = (float)(log(0.5 * (q[2] + q[3]) - dark) - log(0.5 * (q[0] + q[1]) - dark));
     o.seam = 1;
+    int segment = (int)((t - a0) / CHECK_SEGMENT);
+    o.group = group0 + segment;
+    o.held = (uint8_t)held_out((unsigned)seam_index, (unsigned)segment);
     if (obs_push(l, o)) return sscor_fail(SSCOR_E_NOMEM, "flat-field: out of memory");
   }
 #undef AT
@@ -421,6 +452,183 @@ static double predict(const sscor_flatfield *ff, const obs *o, double *gd, int *
   for (int e = 0; e < n; e++) mark[gi[e]] = 0;
   *ng = n;
   return pred;
+}
+
+/* Energy of sharp steps along every line of the reduced image (rows and
+ * columns), coherent over segments of 16 px: sum over (line, segment) of
+ * count * mean^2 of the trend-removed 2-px step, foreground only. Tile edges
+ * add to it, texture hardly does; a field that invents steps (misplaced
+ * seams, drifting tile gains) raises it anywhere, not only at the seams it
+ * was fitted to. ls (NULL: none) is subtracted from the log image. */
+static double line_energy(const float *L, const float *ls, const uint8_t *fgm, int w, int h) {
+  double e = 0;
+  for (int axis = 0; axis < 2; axis++) {
+    int n = axis ? h : w, along = axis ? w : h;
+    ptrdiff_t s = axis ? w : 1;
+    for (int b = 3; b + 3 < n; b++)
+      for (int a0 = 0; a0 < along; a0 += 16) {
+        double sum = 0, sq = 0;
+        int cnt = 0;
+        for (int a = a0; a < a0 + 16 && a < along; a++) {
+          size_t i = axis ? (size_t)b * w + a : (size_t)a * w + b;
+          int ok = 1;
+          for (int k = -3; k <= 3 && ok; k++) ok = fgm[(ptrdiff_t)i + k * s];
+          if (!ok) continue;
+          float q[7];
+          for (int k = -3; k <= 3; k++)
+            q[k + 3] = L[(ptrdiff_t)i + k * s] - (ls ? ls[(ptrdiff_t)i + k * s] : 0.0f);
+          /* centre step over two boundaries minus the neighbouring trend */
+          double d = (q[4] - q[2]) - 0.5 * ((q[6] - q[4]) + (q[2] - q[0]));
+          sum += d;
+          sq += d * d;
+          cnt++;
+        }
+        /* (sum^2 - sum of squares) / count estimates count * mean^2 without
+           the incoherent texture's share */
+        if (cnt >= 4) e += (sum * sum - sq) / cnt;
+      }
+  }
+  return e;
+}
+
+/* The held-out check (see flatfield.h): fills report->check_* and refuses a
+ * field that does not clearly help. */
+static sscor_status check_field(const sscor_flatfield *ff, const obslist *L, int ngroups,
+                                int igroup0, const sscor_image *coarse, int scale, double fg,
+                                sscor_flatfield_report *report) {
+  double *sy = calloc((size_t)ngroups * 5 + 1, sizeof *sy);
+  size_t npx = (size_t)coarse->width * coarse->height;
+  float *v = malloc(sizeof *v * (npx + 1));
+  if (!sy || !v) {
+    free(sy);
+    free(v);
+    return sscor_fail(SSCOR_E_NOMEM, "flat-field: out of memory for the check");
+  }
+  double *sr = sy + ngroups, *cnt = sr + ngroups, *qy = cnt + ngroups, *qr = qy + ngroups;
+  for (int i = 0; i < L->n; i++) {
+    const obs *o = &L->o[i];
+    if (!o->held || o->group < 0 || o->group >= ngroups) continue;
+    sgrad s4[4];
+    double pts[4][2] = {{o->x1, o->y1}, {o->x1b, o->y1b}, {o->x2, o->y2}, {o->x2b, o->y2b}};
+    double sign[4] = {-0.5, -0.5, 0.5, 0.5}, pred = 0;
+    for (int k = 0; k < 4; k++) pred += sign[k] * log_s(ff, pts[k][0], pts[k][1], &s4[k]);
+    double r = o->y - pred;
+    sy[o->group] += o->y;
+    sr[o->group] += r;
+    qy[o->group] += (double)o->y * o->y;
+    qr[o->group] += r * r;
+    cnt[o->group] += 1;
+  }
+  /* Seam segments: the coherent step, sqrt of the mean over segments of
+     (sum^2 - sum of squares) / (n (n-1)), an unbiased estimate of the
+     squared mean step: the texture's scatter along a segment drops out, so
+     the figures compare seam steps, not texture. Interior groups:
+     count-weighted mean |mean difference|. */
+  int m = 0, mi = 0;
+  double eb = 0, ea = 0, ib = 0, ia = 0, iw = 0;
+  for (int gi = 0; gi < igroup0; gi++)
+    if (cnt[gi] >= 6) {
+      double n = cnt[gi];
+      eb += (sy[gi] * sy[gi] - qy[gi]) / (n * (n - 1));
+      ea += (sr[gi] * sr[gi] - qr[gi]) / (n * (n - 1));
+      m++;
+    }
+  for (int gi = igroup0; gi < ngroups; gi++)
+    if (cnt[gi] >= 16) {
+      ib += fabs(sy[gi]);
+      ia += fabs(sr[gi]);
+      iw += cnt[gi];
+      mi++;
+    }
+  report->check_seam_groups = m;
+  report->check_interior_groups = mi;
+  report->check_seam_before = m ? sqrt(fmax(eb / m, 0)) : 0;
+  report->check_seam_after = m ? sqrt(fmax(ea / m, 0)) : 0;
+  report->check_interior_before = iw > 0 ? ib / iw : 0;
+  report->check_interior_after = iw > 0 ? ia / iw : 0;
+  /* S over all data of the reduced image (background included: a tile of
+     background only must not be scaled wildly either) */
+  int n = 0;
+  for (int y = 0; y < coarse->height; y++)
+    for (int x = 0; x < coarse->width; x++) {
+      float c0 = ((const float *)sscor_image_row(coarse, y))[x];
+      if (c0 > 0) v[n++] = (float)log_s(ff, (x + 0.5) * scale, (y + 0.5) * scale, NULL);
+    }
+  qsort(v, (size_t)n, sizeof *v, cmp_float);
+  report->check_s_lo = n ? exp(v[n / 100]) : 1;
+  report->check_s_hi = n ? exp(v[n - 1 - n / 100]) : 1;
+  {
+    float *Lg = malloc(sizeof *Lg * npx * 2);
+    uint8_t *fgm = malloc(npx);
+    if (!Lg || !fgm) {
+      free(Lg);
+      free(fgm);
+      free(sy);
+      free(v);
+      return sscor_fail(SSCOR_E_NOMEM, "flat-field: out of memory for the check");
+    }
+    float *ls = Lg + npx;
+    double dark = ff->dark;
+    for (int y = 0; y < coarse->height; y++)
+      for (int x = 0; x < coarse->width; x++) {
+        size_t i = (size_t)y * coarse->width + x;
+        float c0 = ((const float *)sscor_image_row(coarse, y))[x];
+        fgm[i] = c0 >= fg && c0 - dark > 0;
+        Lg[i] = fgm[i] ? (float)log(c0 - dark) : 0.0f;
+        ls[i] = fgm[i] ? (float)log_s(ff, (x + 0.5) * scale, (y + 0.5) * scale, NULL) : 0.0f;
+      }
+    report->check_lines_before = line_energy(Lg, NULL, fgm, coarse->width, coarse->height);
+    report->check_lines_after = line_energy(Lg, ls, fgm, coarse->width, coarse->height);
+    free(Lg);
+    free(fgm);
+  }
+  free(sy);
+  free(v);
+  if (getenv("SSCOR_FLATFIELD_DEBUG") && ff->gain)
+    for (int i = 0; i < ff->g.n_tiles; i++)
+      fprintf(stderr, "gain %d (%g,%g) %.4f\n", i, ff->g.tiles[i].x, ff->g.tiles[i].y, exp(ff->gain[i]));
+  if (getenv("SSCOR_FLATFIELD_DEBUG"))
+    fprintf(stderr, "check: seam %d groups %.4f -> %.4f, interior %d groups %.4f -> %.4f, S %.3f..%.3f\n",
+            report->check_seam_groups, report->check_seam_before, report->check_seam_after,
+            report->check_interior_groups, report->check_interior_before,
+            report->check_interior_after, report->check_s_lo, report->check_s_hi);
+  if (getenv("SSCOR_FLATFIELD_DEBUG"))
+    fprintf(stderr, "check: overlap factor %.4f, dark %.4g, fg %.4g\n", ff->has_overlap ? exp(ff->overlap) : 1.0, ff->dark, fg);
+  if (getenv("SSCOR_FLATFIELD_DEBUG"))
+    fprintf(stderr, "check: line energy %.4g -> %.4g (%.3f)\n", report->check_lines_before,
+            report->check_lines_after, report->check_lines_after / report->check_lines_before);
+  if (report->check_seam_groups < 4)
+    return sscor_fail(SSCOR_E_INVALID,
+                      "no reliable correction found: only %d held-out seam segments inside the "
+                      "foreground to check the flat-field on",
+                      report->check_seam_groups);
+  if (!(report->check_seam_after <= SSCOR_FLATFIELD_SEAM_GAIN * report->check_seam_before))
+    return sscor_fail(SSCOR_E_INVALID,
+                      "no reliable correction found: on held-out seams the mean log step went "
+                      "from %.4f only to %.4f (a correction must bring it below %.0f %%)",
+                      report->check_seam_before, report->check_seam_after,
+                      100 * SSCOR_FLATFIELD_SEAM_GAIN);
+  if (report->check_interior_after >
+      SSCOR_FLATFIELD_INTERIOR_SLACK * report->check_interior_before + 1e-4)
+    return sscor_fail(SSCOR_E_INVALID,
+                      "no reliable correction found: the flat-field would raise the held-out "
+                      "gradients inside tiles from %.4f to %.4f",
+                      report->check_interior_before, report->check_interior_after);
+  if (!(report->check_lines_after <= SSCOR_FLATFIELD_LINE_GAIN * report->check_lines_before))
+    return sscor_fail(SSCOR_E_INVALID,
+                      "no reliable correction found: sharp steps along the image's rows and "
+                      "columns would go from %.4g to %.4g (a correction must bring them below "
+                      "%.0f %%; the field adds steps where the image has none)",
+                      report->check_lines_before, report->check_lines_after,
+                      100 * SSCOR_FLATFIELD_LINE_GAIN);
+  if (report->check_s_lo < 1.0 / SSCOR_FLATFIELD_MAX_GAIN ||
+      report->check_s_hi > SSCOR_FLATFIELD_MAX_GAIN)
+    return sscor_fail(SSCOR_E_INVALID,
+                      "no reliable correction found: the flat-field spans %.3f..%.3f over the "
+                      "image, beyond the plausible 1/%g..%g",
+                      report->check_s_lo, report->check_s_hi, SSCOR_FLATFIELD_MAX_GAIN,
+                      SSCOR_FLATFIELD_MAX_GAIN);
+  return SSCOR_OK;
 }
 
 sscor_status sscor_flatfield_estimate(const sscor_geometry *g, const sscor_image *coarse,
@@ -508,11 +716,16 @@ sscor_status sscor_flatfield_estimate(const sscor_geometry *g, const sscor_image
 
   /* Observations. */
   if ((st = sscor_geometry_seams(g, &seams, &nseams))) goto fail;
+  int ngroups = 0;
   if (reader)
     for (int i = 0; i < nseams; i++)
-      if ((st = seam_obs(g, &seams[i], reader, reader_user, dark, fg, &L, &band, &band_cap)))
+      if ((st = seam_obs(g, &seams[i], i, reader, reader_user, dark, fg, &L, &band, &band_cap,
+                         &ngroups)))
         goto fail;
   report->seam_obs = L.n;
+  int igroup0 = ngroups, gblk = CHECK_BLOCK / scale > 4 ? CHECK_BLOCK / scale : 4;
+  int ngx = coarse->width / gblk + 1;
+  ngroups += ngx * (coarse->height / gblk + 1) * 2;
   if (params->use_interior) {
     /* Block differences in x and y at lag 2 blocks, blocks clear of seams. */
     double clear = 2.0 * scale + 2;
@@ -524,6 +737,12 @@ sscor_status sscor_flatfield_estimate(const sscor_geometry *g, const sscor_image
         double px = (x + 0.5) * scale, py = (y + 0.5) * scale;
         if (sscor_seam_distance(g, seams, nseams, px, py, NULL) < clear) continue;
         for (int dir = 0; dir < 2; dir++) {
+          /* Along stripes that span the image there is one tile: the
+             content's own trend along them (a slide's large-scale shading)
+             would pass for the flat-field's. */
+          if ((dir == 1 && g->orientation == SSCOR_ORIENT_VERTICAL) ||
+              (dir == 0 && g->orientation == SSCOR_ORIENT_HORIZONTAL))
+            continue;
           int x2 = dir ? x : x + 2, y2 = dir ? y + 2 : y;
           float c1 = ((const float *)sscor_image_row(coarse, y2))[x2];
           if (!(c1 >= fg) || !(c1 - dark > 0)) continue;
@@ -535,8 +754,11 @@ sscor_status sscor_flatfield_estimate(const sscor_geometry *g, const sscor_image
           int na = sscor_geometry_tiles_at(g, px, py, ta, MAX_COVER);
           int nb = sscor_geometry_tiles_at(g, qx, qy, tb, MAX_COVER);
           if (na != nb || na == 0 || memcmp(ta, tb, sizeof(int) * (size_t)na)) continue;
+          int gx = x / gblk, gy = y / gblk;
           obs o = {(float)px, (float)py, (float)qx, (float)qy, (float)px, (float)py,
-                   (float)qx, (float)qy, (float)(log(c1 - dark) - log(c0 - dark)), 0};
+                   (float)qx, (float)qy, (float)(log(c1 - dark) - log(c0 - dark)), 0,
+                   (uint8_t)held_out((unsigned)gx + 7919u, (unsigned)gy),
+                   igroup0 + (gy * ngx + gx) * 2 + dir};
           if (obs_push(&L, o)) goto nomem;
         }
       }
@@ -559,11 +781,18 @@ sscor_status sscor_flatfield_estimate(const sscor_geometry *g, const sscor_image
   mark = calloc((size_t)np, sizeof(int));
   res = malloc(sizeof(double) * (size_t)L.n);
   float *absr = malloc(sizeof(float) * (size_t)L.n);
-  if (!A || !rhs || !gd || !gi || !mark || !res || !absr) {
+  double *diag_gain = malloc(sizeof(double) * (3 * (size_t)g->n_tiles + 1)),
+         *diag_sorted = diag_gain + g->n_tiles, *ramp = diag_sorted + g->n_tiles;
+  if (!A || !rhs || !gd || !gi || !mark || !res || !absr || !diag_gain) {
     free(absr);
+    free(diag_gain);
     goto nomem;
   }
-  for (int it = 0; it <= iters; it++) {
+  /* Phase 0 fits without the held-out evidence, which then judges the
+     field; phase 1 (once it passed) goes on with all the evidence. */
+  for (int phase = 0; phase < 2; phase++) {
+  int phase_iters = phase == 0 ? iters : (iters + 1) / 2;
+  for (int it = 0; it <= phase_iters; it++) {
     /* residuals and robust scales per class */
     double scale_c[2] = {1, 1};
     for (int cls = 0; cls < 2; cls++) {
@@ -581,15 +810,16 @@ sscor_status sscor_flatfield_estimate(const sscor_geometry *g, const sscor_image
         if (cls == 1) {
           double rms = 0;
           for (int i = 0; i < m; i++) rms += absr[i] < 3 * scale_c[1] ? (double)absr[i] * absr[i] : 0;
-          if (it == 0) report->seam_rms_before = sqrt(rms / m);
+          if (it == 0 && phase == 0) report->seam_rms_before = sqrt(rms / m);
           report->seam_rms_after = sqrt(rms / m);
         }
       }
     }
-    if (it == iters) break;
+    if (it == phase_iters) break;
     memset(A, 0, sizeof(double) * (size_t)np * np);
     memset(rhs, 0, sizeof(double) * (size_t)np);
     for (int i = 0; i < L.n; i++) {
+      if (phase == 0 && params->validate && L.o[i].held) continue;
       int ng;
       predict(ff, &L.o[i], gd, gi, &ng, mark);
       double c = 2.385 * scale_c[L.o[i].seam], r = res[i] / c;
@@ -631,13 +861,62 @@ sscor_status sscor_flatfield_estimate(const sscor_geometry *g, const sscor_image
         for (int b = 0; b < nk * nk; b++) A[(size_t)a * np + b] += gw;
       }
       if (ff->gain) {
+        /* Tiles the data hardly sees (background only, cut by the image
+           border) keep gain 1 and stay out of the gauge: otherwise they
+           absorb it and take absurd gains. */
+        int o0 = nk * nk, nt = g->n_tiles;
+        for (int a = 0; a < nt; a++) diag_gain[a] = A[(size_t)(o0 + a) * np + o0 + a];
+        memcpy(diag_sorted, diag_gain, sizeof(double) * (size_t)nt);
+        qsort(diag_sorted, (size_t)nt, sizeof(double), cmp_double);
+        double dmed = diag_sorted[nt / 2];
         double mg = 0;
-        int o0 = nk * nk;
-        for (int i = 0; i < g->n_tiles; i++) mg += ff->gain[i];
-        for (int a = 0; a < g->n_tiles; a++) {
-          rhs[o0 + a] -= gw * mg + 0.1 * dw * ff->gain[a];
-          A[(size_t)(o0 + a) * np + o0 + a] += 0.1 * dw;
-          for (int b = 0; b < g->n_tiles; b++) A[(size_t)(o0 + a) * np + o0 + b] += gw;
+        for (int i = 0; i < nt; i++)
+          if (diag_gain[i] >= 0.05 * dmed) mg += ff->gain[i];
+        for (int a = 0; a < nt; a++) {
+          double ridge = diag_gain[a] >= 0.05 * dmed ? 0.1 * dw : dmed;
+          rhs[o0 + a] -= ridge * ff->gain[a];
+          A[(size_t)(o0 + a) * np + o0 + a] += ridge;
+          if (diag_gain[a] < 0.05 * dmed) continue;
+          rhs[o0 + a] -= gw * mg;
+          for (int b = 0; b < nt; b++)
+            if (diag_gain[b] >= 0.05 * dmed) A[(size_t)(o0 + a) * np + o0 + b] += gw;
+        }
+        /* A slope of F across the tile plus gains rising by the same step
+           from tile to tile is invisible at the seams: it is a ramp over
+           the whole image, which the content's own large-scale trend (seen
+           by the interior blocks) would set. Exposure gains are random, not
+           a ramp: their linear trend over the tile positions is held at 0. */
+        for (int axis = 0; axis < 2; axis++) {
+          /* the trend weighted by how well the data sees each tile: a
+             barely seen tile at the far end must not cancel it alone */
+          double mc = 0, sw = 0, vc = 0, proj = 0;
+          int nw = 0;
+          for (int a = 0; a < nt; a++) {
+            double wa = fmin(diag_gain[a] / dmed, 1.0);
+            if (diag_gain[a] < 0.05 * dmed) continue;
+            mc += wa * (axis ? g->tiles[a].y + 0.5 * g->tiles[a].h : g->tiles[a].x + 0.5 * g->tiles[a].w);
+            sw += wa;
+            nw++;
+          }
+          if (nw < 3) continue;
+          mc /= sw;
+          for (int a = 0; a < nt; a++) {
+            double c = axis ? g->tiles[a].y + 0.5 * g->tiles[a].h : g->tiles[a].x + 0.5 * g->tiles[a].w;
+            ramp[a] = diag_gain[a] >= 0.05 * dmed ? fmin(diag_gain[a] / dmed, 1.0) * (c - mc) : 0;
+            vc += ramp[a] * ramp[a];
+          }
+          if (vc <= 0) continue;
+          for (int a = 0; a < nt; a++) {
+            ramp[a] /= sqrt(vc);
+            proj += ramp[a] * ff->gain[a];
+          }
+          /* as firm as the data on a typical tile's gain: with few tiles the
+             content's trend does not average out and would set the ramp */
+          double rw = 10 * dmed;
+          for (int a = 0; a < nt; a++) {
+            rhs[o0 + a] -= rw * ramp[a] * proj;
+            for (int b = 0; b < nt; b++) A[(size_t)(o0 + a) * np + o0 + b] += rw * ramp[a] * ramp[b];
+          }
         }
       }
     }
@@ -649,6 +928,7 @@ sscor_status sscor_flatfield_estimate(const sscor_geometry *g, const sscor_image
     for (int i = 0; i < np; i++) A[(size_t)i * np + i] += 1e-9 + 1e-6 * A[(size_t)i * np + i];
     if (cholesky_solve(A, rhs, np)) {
       free(absr);
+      free(diag_gain);
       st = sscor_fail(SSCOR_E_INTERNAL, "flat-field: the normal equations are singular");
       goto fail;
     }
@@ -657,8 +937,6 @@ sscor_status sscor_flatfield_estimate(const sscor_geometry *g, const sscor_image
       for (int i = 0; i < g->n_tiles; i++) ff->gain[i] += rhs[nk * nk + i];
     if (ff->has_overlap) ff->overlap += rhs[np - 1];
   }
-  free(absr);
-
   /* Keep the overall level: median of S over foreground blocks = 1. */
   {
     int m = 0;
@@ -683,6 +961,15 @@ sscor_status sscor_flatfield_estimate(const sscor_geometry *g, const sscor_image
     report->max_gain = hi;
     report->overlap_factor = ff->has_overlap ? exp(ff->overlap) : 1.0;
   }
+  if (phase == 1 || !params->validate) break;
+  if ((st = check_field(ff, &L, ngroups, igroup0, coarse, scale, fg, report))) {
+    free(absr);
+    free(diag_gain);
+    goto fail;
+  }
+  }
+  free(absr);
+  free(diag_gain);
   *out = ff;
   goto cleanup;
 nomem:
@@ -734,6 +1021,19 @@ void sscor_flatfield_params_of(const sscor_flatfield *ff, int *nk, const double 
   *logf = ff->f;
   *log_gain = ff->gain;
   *dark = ff->dark;
+}
+
+double sscor_flatfield_log_overlap(const sscor_flatfield *ff) {
+  return ff->has_overlap ? ff->overlap : 0.0;
+}
+
+sscor_status sscor_flatfield_set_log_overlap(sscor_flatfield *ff, double log_factor) {
+  if (!isfinite(log_factor) || fabs(log_factor) > 5)
+    return sscor_fail(SSCOR_E_FORMAT, "flat-field: overlap factor log %g is not finite or absurd",
+                      log_factor);
+  ff->has_overlap = log_factor != 0.0;
+  ff->overlap = log_factor;
+  return SSCOR_OK;
 }
 
 sscor_status sscor_flatfield_from_params(const sscor_geometry *g, int nk, const double *ku,

@@ -36,6 +36,8 @@ typedef struct {
   int use_interior;   /* use the reduced image's block differences (1 = default) */
   int overlap_factor; /* fit one extra factor for pixels covered by 2+ tiles: overlaps are
                          exposed twice (photobleaching) or blended by the stitcher (1 = default) */
+  int validate;       /* hold out a quarter of the evidence and refuse a field that does not
+                         clearly help on it (1 = default; see below) */
 } sscor_flatfield_params;
 
 void sscor_flatfield_params_default(sscor_flatfield_params *p);
@@ -48,11 +50,42 @@ typedef struct {
   double seam_rms_before, seam_rms_after; /* robust rms of seam log steps vs model */
   double min_gain, max_gain;   /* range of F over the tile */
   double overlap_factor;       /* fitted factor in overlaps (1 = none) */
+  /* Held-out check (params.validate): a quarter of the seam segments and of
+   * the interior block groups are left out of the fit. On them, per segment
+   * or group, the mean log step before (no correction) and after (with the
+   * field), as the median over segments (seam) and the mean over groups
+   * (interior); and the 1st..99th percentile of S over the foreground. */
+  int check_seam_groups, check_interior_groups;
+  double check_seam_before, check_seam_after;
+  double check_interior_before, check_interior_after;
+  double check_s_lo, check_s_hi;
+  /* energy of sharp steps on every row and column line of the reduced image,
+     before and after: new steps anywhere (misplaced seams, drifting gains) */
+  double check_lines_before, check_lines_after;
 } sscor_flatfield_report;
 
 /* Estimates the field of the image described by `g` (tiles required) from
  * `coarse` (the image reduced by `scale`, one float channel, as for
- * detection) and full-resolution seam bands read through `reader`. */
+ * detection) and full-resolution seam bands read through `reader`.
+ *
+ * Never harmful by construction (params.validate): the field is fitted on
+ * three quarters of the evidence and judged on the held-out quarter. It is
+ * refused (SSCOR_E_INVALID, "no reliable correction found: ...", report
+ * filled) unless the held-out seam steps fall clearly (to at most
+ * SSCOR_FLATFIELD_SEAM_GAIN of their size), the held-out gradients inside
+ * tiles do not grow (at most SSCOR_FLATFIELD_INTERIOR_SLACK times), the
+ * energy of sharp steps along every row and column of the reduced image
+ * falls (to at most SSCOR_FLATFIELD_LINE_GAIN: lines that are no seams were
+ * never fitted, so new steps there show a wrong geometry), and S
+ * stays within 1/SSCOR_FLATFIELD_MAX_GAIN..SSCOR_FLATFIELD_MAX_GAIN over the
+ * foreground: a wrong geometry, seams too weak to measure, or a degenerate
+ * fit on few tiles all end there instead of in a harmed image. */
+/* SSCOR_FLATFIELD_DEBUG in the environment prints the check's figures and
+ * the tile gains to stderr. */
+#define SSCOR_FLATFIELD_SEAM_GAIN 0.7
+#define SSCOR_FLATFIELD_INTERIOR_SLACK 1.25
+#define SSCOR_FLATFIELD_LINE_GAIN 0.95
+#define SSCOR_FLATFIELD_MAX_GAIN 3.0
 sscor_status sscor_flatfield_estimate(const sscor_geometry *g, const sscor_image *coarse,
                                       int scale, sscor_region_reader reader, void *reader_user,
                                       const sscor_flatfield_params *params, sscor_flatfield **out,
@@ -80,6 +113,12 @@ sscor_status sscor_flatfield_apply(const sscor_flatfield *ff, sscor_image *regio
 void sscor_flatfield_params_of(const sscor_flatfield *ff, int *nk, const double **ku,
                                const double **kv, const double **logf, const double **log_gain,
                                double *dark);
+/* The factor fitted for pixels covered by 2+ tiles (params.overlap_factor),
+ * as a log; 0 when none. Stored in model files next to the numbers above. */
+double sscor_flatfield_log_overlap(const sscor_flatfield *ff);
+/* Sets it (a field rebuilt from a model file); refuses a non-finite or
+ * absurd value (|log| > 5). */
+sscor_status sscor_flatfield_set_log_overlap(sscor_flatfield *ff, double log_factor);
 /* Rebuilds a field from those numbers for geometry g (copied); refuses
  * non-finite or unordered knots and a tile count that does not match g. */
 sscor_status sscor_flatfield_from_params(const sscor_geometry *g, int nk, const double *ku,

@@ -131,10 +131,14 @@ sscor_status sscor_image_region_reader(void *user, int x, int y, int w, int h, f
 sscor_status sscor_downsample(const sscor_image *src, int factor, sscor_image *dst);
 
 typedef struct {
-  int min_tile, max_tile; /* tile/stripe size search bounds, full-res px (0 = 32, side/2) */
+  int min_tile, max_tile; /* tile/stripe size search bounds, full-res px (0 = 64, side/2) */
   double max_angle_deg;   /* angles searched in [-max, max] (default 10; 0 = axis-aligned) */
   int refine_radius;      /* full-res search radius around coarse edges (0 = 2*scale+2) */
-  double min_significance; /* periodicity z-score below which no stripes are reported (0 = 8) */
+  double min_significance; /* periodicity z-score below which no stripes are reported (0 = 5) */
+  int lines;              /* 1: find seams as individual straight lines that stand out of
+                             the texture, not by periodicity: works with 2 tiles per axis
+                             (one seam line) and few tiles, where periodicity has too few
+                             pairs; tiles are the cells between the lines (0 = periodicity) */
 } sscor_detect_params;
 
 void sscor_detect_params_default(sscor_detect_params *p);
@@ -153,9 +157,11 @@ typedef struct {
  * (may be NULL: coarse positions scaled up). On success g holds the tiles
  * (orientation NONE and no tiles when no stripes were found: see
  * report->summary). Setting SSCOR_DETECT_DEBUG in the environment prints the
- * periodicity, angle scores and tile candidates to stderr. Limits: at least
- * three tiles per seamed axis (the pitch comes from periodicity); the
- * reader sees only thin strips around each edge. */
+ * periodicity, angle scores and tile candidates to stderr. Limits: by
+ * periodicity (the default) at least three tiles per seamed axis; with
+ * params->lines one seam line per axis suffices, but overlaps (two lines
+ * per grid line) and tiles of differing sizes are not modelled. The reader
+ * sees only thin strips around each edge. */
 sscor_status sscor_detect_geometry(const sscor_image *coarse, int scale, int full_w, int full_h,
                                    sscor_region_reader reader, void *reader_user,
                                    const sscor_detect_params *params, sscor_geometry *g,

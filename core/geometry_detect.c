@@ -695,6 +695,216 @@ static sscor_status refine_candidate(refiner *rf, int u, int v, double fu0, doub
   return SSCOR_OK;
 }
 
+/* ---- seams as individual lines (few tiles) ------------------------------ */
+
+/* Lines of one axis that stand out: the coherent support of every boundary
+ * over the whole frame length, peaks above the texture's spread (median +
+ * 10 MAD, and 2x the median) that are the strongest within min_gap.
+ * Returns the count; positions (coarse frame px) in pos[] (max n). */
+static int find_lines(const frame *f, int vertical, int seg, int min_gap, int *pos, int max_n) {
+  int n = vertical ? f->fw + 1 : f->fh + 1, along = vertical ? f->fh : f->fw;
+  const double *P = vertical ? f->px : f->py;
+  const int *C = vertical ? f->cx : f->cy;
+  float *sup = malloc(sizeof(float) * (size_t)n * 2);
+  if (!sup) return -1;
+  float *tmp = sup + n;
+  int m = 0;
+  for (int b = 0; b < n; b++) {
+    double v = b >= 4 && b + 4 < n ? support(P, C, along + 1, b, 0, along, seg) : -1;
+    sup[b] = (float)v;
+    /* the texture's spread from lines through data only: no-data (steps of
+       exactly 0) would pull the median down and widen the spread */
+    if (v > 0) tmp[m++] = (float)v;
+  }
+  int k = 0;
+  if (m >= 16) {
+    float med = median_of(tmp, m);
+    int mm = 0;
+    for (int b = 0; b < n; b++)
+      if (sup[b] > 0) tmp[mm++] = fabsf(sup[b] - med);
+    float mad = 1.4826f * median_of(tmp, mm);
+    float thr = fmaxf(med + 10.0f * mad, 2.0f * med);
+    for (int b = 0; b < n && k < max_n; b++) {
+      if (!(sup[b] > thr)) continue;
+      int peak = 1;
+      for (int d = -min_gap; d <= min_gap && peak; d++)
+        if (d && b + d >= 0 && b + d < n && (sup[b + d] > sup[b] || (sup[b + d] == sup[b] && d < 0)))
+          peak = 0;
+      if (peak) pos[k++] = b;
+      if (getenv("SSCOR_DETECT_DEBUG") && peak)
+        fprintf(stderr, "line %d %d sup %.4f (median %.4f, mad %.4f)\n", vertical, b, sup[b], med, mad);
+    }
+  }
+  free(sup);
+  return k;
+}
+
+/* Tile origins along one axis from its lines (full-res frame px, refined):
+ * every line starts a tile of size `size`; tiles are added before the first
+ * and after the last line until the frame [lo, hi) is covered. */
+static int origins_from_lines(const double *lines, int nl, double size, double ov, double lo,
+                              double hi, double *org, int max_n) {
+  int k = 0;
+  double first = lines[0];
+  while (first > lo + ov + 0.5 && k < max_n / 4) first -= size;
+  for (double o = first; o < lines[0] - 0.5 && k < max_n; o += size) org[k++] = o;
+  for (int i = 0; i < nl && k < max_n; i++) {
+    org[k++] = lines[i];
+    /* a gap of several pitches: the seams between were too weak to see */
+    if (i + 1 < nl) {
+      long gaps = lround((lines[i + 1] - lines[i]) / size);
+      for (long j = 1; j < gaps && k < max_n; j++)
+        org[k++] = lines[i] + (lines[i + 1] - lines[i]) * (double)j / (double)gaps;
+    }
+  }
+  while (k < max_n && org[k - 1] + size < hi - 0.5) {
+    org[k] = org[k - 1] + size;
+    k++;
+  }
+  return k;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* The geometry from lines: see sscor_detect_params.lines. */
+static sscor_status detect_by_lines(const frame *f, int scale, int min_tile, refiner *rf,
+                                    int have_reader, float eps, sscor_geometry *g,
+                                    sscor_detect_report *report) {
+  enum { MAXL = 256 };
+  int pos[2][MAXL], nl[2];
+  double fine[2][MAXL], size[2] = {0, 0}, overlap[2] = {0, 0};
+  int min_gap = min_tile / scale / 4 > 3 ? min_tile / scale / 4 : 3; /* coarse px */
+  double u0 = f->u0 * scale, v0 = f->v0 * scale;
+  double lo[2] = {u0, v0}, hi[2] = {u0 + (double)f->fw * scale, v0 + (double)f->fh * scale};
+  for (int axis = 0; axis < 2; axis++) {
+    int along = axis == 0 ? f->fh : f->fw;
+    int seg = along / 8 < 8 ? 8 : along / 8 > 48 ? 48 : along / 8;
+    /* lines 3 coarse px apart stay apart: the two ends of an overlap band */
+    nl[axis] = find_lines(f, axis == 0, seg, 3, pos[axis], MAXL);
+    if (nl[axis] < 0) return sscor_fail(SSCOR_E_NOMEM, "detect: out of memory");
+    for (int i = 0; i < nl[axis]; i++) {
+      double p0 = (axis == 0 ? f->u0 : f->v0) * scale + (double)pos[axis][i] * scale;
+      fine[axis][i] = p0;
+      if (!have_reader) continue;
+      int a0 = (int)(axis == 0 ? v0 : u0), a1 = (int)(axis == 0 ? hi[1] : hi[0]), bp;
+      double bs;
+      sscor_status st = refine_edge(rf, axis == 0, (int)lround(p0), a0, a1, 2 * scale + 2,
+                                    48, eps, &bp, &bs);
+      if (st) return st;
+      if (bs > 0) fine[axis][i] = bp;
+    }
+    qsort(fine[axis], (size_t)nl[axis], sizeof(double), cmp_double);
+    /* Lines closer than min_gap form a cluster: one seam line, or the two
+       ends of an overlap band (averaged overlaps, a band exposed twice).
+       When most clusters are such pairs with one width, tiles overlap by
+       it: a tile starts at the first line of a pair and ends at the second
+       line of the next. Otherwise the strongest line of a cluster stays. */
+    {
+      double start[MAXL], width[MAXL], best[MAXL];
+      int nc = 0, npair = 0;
+      for (int i = 0; i < nl[axis]; i++) {
+        double d = fine[axis][i];
+        if (nc && d - (start[nc - 1] + width[nc - 1]) < min_gap * scale) {
+          width[nc - 1] = d - start[nc - 1];
+          continue;
+        }
+        start[nc] = d;
+        width[nc] = 0;
+        best[nc] = d;
+        nc++;
+      }
+      double ws[MAXL];
+      for (int c = 0; c < nc; c++)
+        if (width[c] > 0) ws[npair++] = width[c];
+      double ov = 0;
+      if (npair >= 1 && npair * 2 >= nc) {
+        qsort(ws, (size_t)npair, sizeof(double), cmp_double);
+        ov = ws[npair / 2];
+        int agree = 0;
+        for (int c = 0; c < npair; c++) agree += fabs(ws[c] - ov) <= 2;
+        if (agree * 3 < npair * 2) ov = 0;
+      }
+      /* a lone line (the other end outside the image or too weak) starts a
+         tile only when it is the first of a pair; keep it as it is */
+      for (int c = 0; c < nc; c++) fine[axis][c] = ov > 0 ? start[c] : best[c];
+      if (ov <= 0)
+        for (int c = 0; c < nc; c++)
+          if (width[c] > 0) fine[axis][c] = start[c] + 0.5 * width[c];
+      nl[axis] = nc;
+      overlap[axis] = ov;
+    }
+    if (nl[axis] >= 2) {
+      /* The pitch: the smallest gap, when every gap is a whole multiple of
+         it (a seam too weak to stand out leaves a double gap); otherwise
+         the median gap. */
+      double d[MAXL];
+      for (int i = 0; i + 1 < nl[axis]; i++) d[i] = fine[axis][i + 1] - fine[axis][i];
+      qsort(d, (size_t)nl[axis] - 1, sizeof(double), cmp_double);
+      double p0 = d[0], sum = 0;
+      int units = 0, whole = 1;
+      for (int i = 0; i + 1 < nl[axis]; i++) {
+        long k = lround(d[i] / p0);
+        if (k < 1 || fabs(d[i] - k * p0) > 0.06 * p0 + 2) whole = 0;
+        sum += d[i];
+        units += (int)k;
+      }
+      size[axis] = whole && units > 0 ? sum / units : d[(nl[axis] - 1) / 2];
+      /* Tile seams repeat at the pitch; lines at random gaps or closer
+         than a tile are something else (light-sheet stripes, scratches,
+         the sample's own straight edges). */
+      if ((nl[axis] >= 3 && !whole) || size[axis] < min_tile) {
+        if (getenv("SSCOR_DETECT_DEBUG"))
+          fprintf(stderr, "lines %d: %d lines, pitch %.1f, %s: not tile seams\n", axis, nl[axis],
+                  size[axis], whole ? "regular" : "irregular");
+        nl[axis] = 0;
+        size[axis] = 0;
+      }
+    } else if (nl[axis] == 1) {
+      /* one seam line: two tiles, each at least as large as its side */
+      size[axis] = fmax(fine[axis][0] - lo[axis], hi[axis] - fine[axis][0]);
+    }
+  }
+  int use_v = nl[0] > 0, use_h = nl[1] > 0;
+  report->pitch_x = size[0];
+  report->pitch_y = size[1];
+  if (!use_v && !use_h) {
+    snprintf(report->summary, sizeof report->summary,
+             "no stripes found: no straight seam line stands out of the texture");
+    return SSCOR_OK;
+  }
+  g->orientation = use_v && use_h ? SSCOR_ORIENT_GRID
+                   : use_v        ? SSCOR_ORIENT_VERTICAL
+                                  : SSCOR_ORIENT_HORIZONTAL;
+  double ox[4 * MAXL], oy[4 * MAXL];
+  int nx = 1, ny = 1;
+  ox[0] = lo[0];
+  oy[0] = lo[1];
+  double tw = use_v ? size[0] : hi[0] - lo[0], th = use_h ? size[1] : hi[1] - lo[1];
+  if (use_v) nx = origins_from_lines(fine[0], nl[0], tw, overlap[0], lo[0], hi[0], ox, 4 * MAXL);
+  if (use_h) ny = origins_from_lines(fine[1], nl[1], th, overlap[1], lo[1], hi[1], oy, 4 * MAXL);
+  /* overlapping tiles: each reaches the far end of the next band */
+  if (use_v && nl[0] >= 2) tw += overlap[0];
+  if (use_h && nl[1] >= 2) th += overlap[1];
+  int TW = (int)ceil(tw), TH = (int)ceil(th);
+  for (int j = 0; j < ny; j++)
+    for (int i = 0; i < nx; i++) {
+      /* the frame's box is larger than a rotated image: keep tiles on it */
+      if (ox[i] + TW <= 0 || oy[j] + TH <= 0 || ox[i] >= g->width || oy[j] >= g->height) continue;
+      sscor_status st = sscor_geometry_add_tile(g, ox[i], oy[j], TW, TH);
+      if (st) return st;
+    }
+  g->tile_w = TW;
+  g->tile_h = TH;
+  report->edges_refined = nl[0] + nl[1];
+  snprintf(report->summary, sizeof report->summary,
+           "%s: %d tiles of %dx%d from %d vertical and %d horizontal seam lines, angle %.2f deg",
+           sscor_orientation_name(g->orientation), g->n_tiles, TW, TH, nl[0], nl[1], g->angle_deg);
+  return SSCOR_OK;
+}
+
 static int cmp_int(const void *a, const void *b) {
   int x = *(const int *)a, y = *(const int *)b;
   return (x > y) - (x < y);
@@ -747,7 +957,14 @@ sscor_status sscor_detect_geometry(const sscor_image *coarse, int scale, int ful
   double angle = find_angle(L, cw, ch, params->max_angle_deg);
   if ((st = build_frame(L, data, cw, ch, angle, ccx, ccy, &f))) goto fail;
 
-  int min_tile = params->min_tile > 0 ? params->min_tile : 32;
+  int min_tile = params->min_tile > 0 ? params->min_tile : 64;
+  if (params->lines) {
+    g->angle_deg = angle;
+    rf.angle = angle;
+    st = detect_by_lines(&f, scale, min_tile, &rf, reader != NULL, eps, g, report);
+    if (!st && g->n_tiles == 0) g->angle_deg = 0;
+    goto done;
+  }
   int max_tile_x = params->max_tile > 0 ? params->max_tile : full_w / 2;
   int max_tile_y = params->max_tile > 0 ? params->max_tile : full_h / 2;
   int minlag = min_tile / scale > 4 ? min_tile / scale : 4;

@@ -96,6 +96,38 @@ int main(void) {
   printf("shading rms %.4f -> %.4f\n", s0, s1);
   CHECK(s1 < 0.3 * s0);
 
+  /* the overlap factor travels with the model (it was once dropped, and
+     overlap bands stayed uncorrected) */
+  {
+    sscor_geometry go;
+    CHECK(sscor_geometry_init(&go, 256, 192) == SSCOR_OK);
+    CHECK(sscor_geometry_set_grid(&go, 0, 0, 60, 60, 4, 3, 76, 72) == SSCOR_OK); /* overlaps */
+    int nk;
+    const double *ku, *kv, *lf, *lg;
+    double dk;
+    sscor_flatfield_params_of(ff, &nk, &ku, &kv, &lf, &lg, &dk);
+    sscor_flatfield *fo, *fl = NULL;
+    CHECK(sscor_flatfield_from_params(&go, nk, ku, kv, lf, NULL, 0, dk, &fo) == SSCOR_OK);
+    CHECK(sscor_flatfield_set_log_overlap(fo, -0.4) == SSCOR_OK);
+    CHECK(sscor_flatfield_set_log_overlap(fo, NAN) == SSCOR_E_FORMAT);
+    sscor_model mo;
+    memset(&mo, 0, sizeof mo);
+    CHECK(sscor_model_set_flatfield(&mo, &go, fo) == SSCOR_OK);
+    sscor_geometry gl;
+    CHECK(sscor_model_get_flatfield(&mo, &gl, &fl) == SSCOR_OK && fl);
+    if (fl) {
+      CHECK_CLOSE(sscor_flatfield_log_overlap(fl), -0.4, 1e-12, 0);
+      /* (62, 30) lies in the band shared by the first two tiles */
+      CHECK_CLOSE(sscor_flatfield_gain(fl, 62.5, 30.5), sscor_flatfield_gain(fo, 62.5, 30.5), 1e-12, 0);
+      CHECK(sscor_flatfield_gain(fo, 62.5, 30.5) < 0.8 * sscor_flatfield_gain(fo, 30.5, 30.5));
+      sscor_flatfield_free(fl);
+      sscor_geometry_free(&gl);
+    }
+    sscor_flatfield_free(fo);
+    sscor_model_clear(&mo);
+    sscor_geometry_free(&go);
+  }
+
   /* stream checks */
   CHECK(sscor_corrector_check(c, 1, SSCOR_U16, 256, 192, "s") == SSCOR_OK);
   CHECK(sscor_corrector_check(c, 3, SSCOR_U16, 256, 192, "s") == SSCOR_E_INVALID);

@@ -130,6 +130,14 @@ static void test_clean_untouched(void) {
   p.iterations = 5;
   sscor_flatfield *ff;
   sscor_flatfield_report rep;
+  /* With the held-out check there is nothing to correct: refused. */
+  CHECK(sscor_flatfield_estimate(&g, &coarse, 2, sscor_image_region_reader, &img, &p, &ff, &rep) ==
+        SSCOR_E_INVALID);
+  CHECK_MSG(strstr(sscor_last_error(), "no reliable correction found") != NULL, "%s",
+            sscor_last_error());
+  printf("clean, checked: %s\n", sscor_last_error());
+  /* The fit alone must not invent seams either. */
+  p.validate = 0;
   CHECK(sscor_flatfield_estimate(&g, &coarse, 2, sscor_image_region_reader, &img, &p, &ff, &rep) == SSCOR_OK);
   printf("clean: F range %.4f..%.4f\n", rep.min_gain, rep.max_gain);
   /* No seam may be invented: the field's log step across every tile edge
@@ -170,7 +178,58 @@ static void test_clean_untouched(void) {
   sscor_geometry_free(&g);
 }
 
+/* Few tiles on a small image: 2x2 tiles (one seam line per axis) are
+ * corrected (the shading's residual against the truth falls); the same image with a
+ * geometry half a tile off (seams where the image has none) is refused
+ * instead of harmed. */
+static void test_few_tiles_and_refusal(void) {
+  sscor_geometry g;
+  CHECK(sscor_geometry_init(&g, 384, 320) == SSCOR_OK);
+  CHECK(sscor_geometry_set_grid(&g, 0, 0, 192, 160, 2, 2, 192, 160) == SSCOR_OK);
+  double gains[4] = {1.0, 0.85, 1.1, 0.95};
+  sscor_image img, coarse;
+  CHECK(sscor_image_alloc(&img, g.width, g.height, 1, SSCOR_F32) == SSCOR_OK);
+  synth_render(&g, SYNTH_VIGNETTE, 0.4, gains, &img);
+  CHECK(sscor_downsample(&img, 1, &coarse) == SSCOR_OK);
+  sscor_flatfield_params p;
+  sscor_flatfield_params_default(&p);
+  sscor_flatfield *ff;
+  sscor_flatfield_report rep;
+  double before = shading_residual(&img);
+  sscor_status st = sscor_flatfield_estimate(&g, &coarse, 1, sscor_image_region_reader, &img, &p, &ff, &rep);
+  CHECK_MSG(st == SSCOR_OK, "2x2: %s", sscor_last_error());
+  if (st == SSCOR_OK) {
+    sscor_image out;
+    CHECK(sscor_image_alloc(&out, g.width, g.height, 1, SSCOR_F32) == SSCOR_OK);
+    CHECK(sscor_image_convert(&img, &out) == SSCOR_OK);
+    CHECK(sscor_flatfield_apply(ff, &out, 0, 0) == SSCOR_OK);
+    double after = shading_residual(&out);
+    printf("2x2 tiles: shading residual %.4f -> %.4f, held-out seam step %.4f -> %.4f, lines %.4g -> %.4g\n",
+           before, after, rep.check_seam_before, rep.check_seam_after, rep.check_lines_before,
+           rep.check_lines_after);
+    CHECK_MSG(after < 0.5 * before, "2x2: shading residual %.4f -> %.4f", before, after);
+    CHECK(rep.check_seam_after <= SSCOR_FLATFIELD_SEAM_GAIN * rep.check_seam_before);
+    sscor_image_free(&out);
+    sscor_flatfield_free(ff);
+  }
+  /* A wrong geometry: tiles of the right size, half a tile off. */
+  sscor_geometry wrong;
+  CHECK(sscor_geometry_init(&wrong, 384, 320) == SSCOR_OK);
+  CHECK(sscor_geometry_set_grid(&wrong, -96, -80, 192, 160, 3, 3, 192, 160) == SSCOR_OK);
+  st = sscor_flatfield_estimate(&wrong, &coarse, 1, sscor_image_region_reader, &img, &p, &ff, &rep);
+  CHECK_MSG(st == SSCOR_E_INVALID, "a geometry half a tile off was accepted (seam %.4f -> %.4f)",
+            rep.check_seam_before, rep.check_seam_after);
+  if (st == SSCOR_OK) sscor_flatfield_free(ff);
+  CHECK(strstr(sscor_last_error(), "no reliable correction found") != NULL);
+  printf("half a tile off: %s\n", sscor_last_error());
+  sscor_geometry_free(&wrong);
+  sscor_image_free(&img);
+  sscor_image_free(&coarse);
+  sscor_geometry_free(&g);
+}
+
 int main(void) {
+  test_few_tiles_and_refusal();
   test_reduces_shading();
   test_clean_untouched();
   return CHECK_DONE();

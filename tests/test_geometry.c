@@ -66,17 +66,29 @@ static void detect_case(const char *name, sscor_geometry *truth, synth_shading s
   detect_case_frac(name, truth, sh, strength, scale, tol, angle_tol, 0.9);
 }
 
+static int detect_lines_mode; /* detect_case* use sscor_detect_params.lines */
+static int detect_gains;      /* detect_case* give each tile its own exposure gain */
+
 static void detect_case_frac(const char *name, sscor_geometry *truth, synth_shading sh,
                              double strength, int scale, double tol, double angle_tol,
                              double min_frac) {
+  sscor_detect_params dp;
+  sscor_detect_params_default(&dp);
+  dp.lines = detect_lines_mode;
   sscor_image img, coarse;
   CHECK(sscor_image_alloc(&img, truth->width, truth->height, 1, SSCOR_F32) == SSCOR_OK);
-  synth_render(truth, sh, strength, NULL, &img);
+  double *gains = NULL;
+  if (detect_gains) {
+    gains = malloc(sizeof(double) * (size_t)truth->n_tiles);
+    for (int i = 0; i < truth->n_tiles; i++) gains[i] = 0.8 + 0.1 * ((i * 7 + 3) % 5);
+  }
+  synth_render(truth, sh, strength, gains, &img);
+  free(gains);
   CHECK(sscor_downsample(&img, scale, &coarse) == SSCOR_OK);
   sscor_geometry det;
   sscor_detect_report rep;
   sscor_status st = sscor_detect_geometry(&coarse, scale, img.width, img.height,
-                                          sscor_image_region_reader, &img, NULL, &det, &rep);
+                                          sscor_image_region_reader, &img, &dp, &det, &rep);
   CHECK_MSG(st == SSCOR_OK, "%s: %s", name, sscor_last_error());
   if (st == SSCOR_OK) {
     int m = count_matched(truth, &det, tol);
@@ -86,8 +98,8 @@ static void detect_case_frac(const char *name, sscor_geometry *truth, synth_shad
     /* the bar: at least 90 % right; all on these clean cases but one */
     CHECK_MSG((min_frac < 0.9 || m >= truth->n_tiles - 1) && m >= min_frac * truth->n_tiles,
               "%s: %d of %d tiles within %g px", name, m, truth->n_tiles, tol);
-    CHECK_MSG(det.n_tiles == truth->n_tiles, "%s: %d tiles detected, %d true", name, det.n_tiles,
-              truth->n_tiles);
+    CHECK_MSG(min_frac < 0.9 || det.n_tiles == truth->n_tiles, "%s: %d tiles detected, %d true",
+              name, det.n_tiles, truth->n_tiles);
     CHECK_MSG(fabs(det.angle_deg - truth->angle_deg) <= angle_tol, "%s: angle %g vs %g", name,
               det.angle_deg, truth->angle_deg);
     sscor_geometry_free(&det);
@@ -140,6 +152,19 @@ static void test_clean_image(void) {
   CHECK(det.n_tiles == 0);
   CHECK(strstr(rep.summary, "no stripes found") != NULL);
   sscor_geometry_free(&det);
+  /* nor by seam lines, at full resolution, where texture is strongest */
+  sscor_detect_params dp;
+  sscor_detect_params_default(&dp);
+  dp.lines = 1;
+  sscor_image full;
+  CHECK(sscor_downsample(&img, 1, &full) == SSCOR_OK);
+  CHECK(sscor_detect_geometry(&full, 1, 800, 600, sscor_image_region_reader, &img, &dp, &det,
+                              &rep) == SSCOR_OK);
+  printf("clean image, lines: %s\n", rep.summary);
+  CHECK(det.orientation == SSCOR_ORIENT_NONE && det.n_tiles == 0);
+  CHECK(strstr(rep.summary, "no stripes found") != NULL);
+  sscor_geometry_free(&det);
+  sscor_image_free(&full);
   /* bad arguments */
   CHECK(sscor_detect_geometry(&coarse, 3, 800, 600, NULL, NULL, NULL, &det, NULL) == SSCOR_E_INVALID);
   CHECK(strstr(sscor_last_error(), "does not match") != NULL);
@@ -247,7 +272,66 @@ static void test_format(void) {
   }
 }
 
+/* Few tiles and steep angles: 2x2 tiles (one seam line per axis), a small
+ * image, and grids rotated by 7 and 10 degrees, by seam lines (the few-tile
+ * detector) and, where there are enough tiles, by periodicity. */
+static void test_few_tiles(void) {
+  sscor_geometry g;
+  /* A symmetric vignette makes no step at a seam (only a kink): exposure
+     gains differing from tile to tile make the steps, as on microscopes. */
+  detect_gains = 1;
+  detect_lines_mode = 1;
+  /* 2x2 tiles: one vertical and one horizontal seam line */
+  CHECK(sscor_geometry_init(&g, 400, 300) == SSCOR_OK);
+  CHECK(sscor_geometry_set_grid(&g, 0, 0, 200, 150, 2, 2, 200, 150) == SSCOR_OK);
+  detect_case("2x2 tiles, lines", &g, SYNTH_VIGNETTE, 0.3, 1, 2.0, 0.3);
+  sscor_geometry_free(&g);
+  /* 2x2 tiles, the seams off centre (an image cut from a larger scan) */
+  CHECK(sscor_geometry_init(&g, 420, 340) == SSCOR_OK);
+  CHECK(sscor_geometry_set_grid(&g, -60, -40, 240, 190, 2, 2, 240, 190) == SSCOR_OK);
+  detect_case("2x2 tiles off centre, lines", &g, SYNTH_VIGNETTE, 0.3, 1, 2.0, 0.3);
+  sscor_geometry_free(&g);
+  /* a small image of 4x4 tiles */
+  CHECK(sscor_geometry_init(&g, 512, 512) == SSCOR_OK);
+  CHECK(sscor_geometry_set_grid(&g, 0, 0, 128, 128, 4, 4, 128, 128) == SSCOR_OK);
+  detect_case("512x512, 4x4 tiles, lines", &g, SYNTH_VIGNETTE, 0.3, 1, 2.0, 0.3);
+  sscor_geometry_free(&g);
+  /* rotated 7 and 10 degrees, grids inside the image, by seam lines (no
+     overlap) and by periodicity (overlapping tiles) */
+  for (int k = 0; k < 4; k++) {
+    double a = (k & 1) ? -10.0 : 7.0;
+    char name[64];
+    detect_lines_mode = k < 2;
+    detect_gains = k < 2; /* overlaps make the steps of the periodic cases */
+    snprintf(name, sizeof name, "rotated %g deg, %s", a, k < 2 ? "lines" : "periodicity");
+    if (k < 2) {
+      make_grid(&g, 900, 700, a, 130, 110, 160, 160, 4, 3, 0, 3);
+    } else {
+      /* a grid larger than the image, as a crop of a scan: the truth is
+         the tiles wholly inside the image */
+      make_grid(&g, 1000, 800, a, -30, -40, 128, 116, 9, 8, 0, 5);
+      int kept = 0;
+      for (int i = 0; i < g.n_tiles; i++) {
+        const sscor_tile *t = &g.tiles[i];
+        int inside = 1;
+        for (int c = 0; c < 4; c++) {
+          double x, y;
+          sscor_geometry_to_image(&g, t->x + (c & 1) * t->w, t->y + (c >> 1) * t->h, &x, &y);
+          inside &= x >= 0 && y >= 0 && x <= g.width && y <= g.height;
+        }
+        if (inside) g.tiles[kept++] = *t;
+      }
+      g.n_tiles = kept;
+    }
+    detect_case_frac(name, &g, SYNTH_VIGNETTE, k < 2 ? 0.4 : 0.6, 2, 3.0, 0.3, 0.75);
+    sscor_geometry_free(&g);
+  }
+  detect_lines_mode = 0;
+  detect_gains = 0;
+}
+
 int main(void) {
+  test_few_tiles();
   test_model();
   test_format();
   test_clean_image();
