@@ -114,6 +114,16 @@ expect_fail "tile size 0" "tile size 0x" \
   sscorslidesrc location="$in/gray8.tif" tile-width=0 ! $(sink)
 expect_fail "tile larger than image" "larger than the image" \
   sscorslidesrc location="$in/gray8.tif" tile-width=600 tile-height=100 ! $(sink)
+expect_fail "explicit tile height larger than image" "tile size 400x400 is larger than the image" \
+  sscorslidesrc location="$in/gray16.tif" tile-height=400 ! $(sink)
+# the default tile (512) on a smaller image is one tile of the image
+rm -rf "${out:?}"/*
+launch sscorslidesrc location="$in/gray16.tif" ! sscorblendsink location="$out/small.tif" \
+    tile-size=64 >"$tmp/log" 2>&1 && [ -f "$out/small.tif" ] \
+  && [ "$(tiffinfo "$out/small.tif" 2>/dev/null | grep -m1 'Image Width')" = \
+       "$(tiffinfo "$in/gray16.tif" 2>/dev/null | grep -m1 'Image Width')" ] \
+  && pass "default tile on a 400x300 image" || fail "default tile on a 400x300 image: $(head -c 400 "$tmp/log")"
+rm -f "$out"/*
 expect_fail "overlap >= tile" "overlap 64 must be smaller" \
   sscorslidesrc location="$in/gray8.tif" tile-width=64 tile-height=64 overlap=64 ! $(sink)
 expect_fail "level out of range" "level=7" sscorslidesrc location="$in/gray8.tif" level=7 ! $(sink)
