@@ -134,6 +134,15 @@ void sscor_band_free(sscor_band *b) {
   free(b);
 }
 
+size_t sscor_band_buffer_bytes(const sscor_band *b) {
+  size_t px = (size_t)b->C * b->ss;
+  if (!b->grid)
+    return (size_t)b->cap * b->W * (b->C + 1) * sizeof(float) + (size_t)b->W * px;
+  if (b->O == 0) return 0;
+  return ((size_t)b->ncols * b->O * b->tw + (size_t)b->O * b->tw + (size_t)b->th * b->O +
+          (size_t)b->tw * b->th) * px;
+}
+
 /* Copies a w x h block of one channel (ch >= 0) or all of them (ch -1)
  * between buffers of dc / sc interleaved channels. */
 static void copy_block(uint8_t *dst, size_t dstride, int dc, const uint8_t *src, size_t sstride,

@@ -47,6 +47,8 @@ sscor_status sscor_band_new(int width, int height, int channels, sscor_sample_ty
                             int tile_w, int tile_h, int overlap, sscor_band_emit emit,
                             void *user, sscor_band **out);
 void sscor_band_free(sscor_band *b);
+/* Bytes of the buffers kept between tiles (for memory reports). */
+size_t sscor_band_buffer_bytes(const sscor_band *b);
 
 typedef struct {
   int x, y;                          /* tile origin in the image */

@@ -1,6 +1,7 @@
 #include "pyramid.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,11 +15,27 @@
 
 #define MAX_LEVELS 32
 #define MAX_QUEUED 8 /* finished tiles waiting for an encoder before the writer waits */
+/* Tiles being filled kept in memory; beyond this the least recently used one
+ * not touched by the current block is parked in a scratch file, so memory
+ * does not follow the image width. (A block that spans more tiles than this,
+ * e.g. full-width rows, keeps them all: parking them would thrash.) */
+#define MAX_RESIDENT 32
 /* Raw size above which a file is written as BigTIFF in auto mode (classic
  * TIFF offsets stop at 4 GiB; compression can fail to shrink noise). */
 #define BIGTIFF_AUTO_BYTES 3500000000ull
 
 typedef struct level level;
+
+/* A tile being filled: in memory, or parked in the spill file while the
+ * stream is elsewhere (e.g. the bottom of a tile row waiting for the next
+ * row of input tiles). */
+typedef struct open_tile {
+  uint8_t *buf;   /* NULL while parked */
+  int64_t slot;   /* spill slot while parked */
+  uint64_t stamp; /* last use, for least-recently-used parking */
+  int k, pos;     /* level; index in p->resident */
+  uint32_t index;
+} open_tile;
 
 /* A finished tile on its way to an encoder. */
 typedef struct job {
@@ -38,7 +55,7 @@ struct level {
   sscor_tiff_errbuf eb;
   char *tmp_path;      /* own temp file (reduced levels) */
   pthread_mutex_t mu;  /* serialises writes to tif */
-  uint8_t **pend;      /* per tile: buffer being filled (NULL before and after) */
+  struct open_tile **pend; /* per tile: while being filled (NULL before and after) */
   uint32_t *filled;    /* per tile: samples received */
   uint32_t done;       /* tiles finished */
 };
@@ -65,6 +82,14 @@ struct sscor_pyramid {
   /* tile buffers: a free list shared by all levels (touched memory is reused) */
   uint8_t **free_bufs;
   int nfree, free_cap, nbufs;
+  /* tiles being filled: resident ones, and the spill file for parked ones */
+  open_tile **resident;
+  int nresident, resident_cap;
+  uint64_t stamp, block_stamp; /* now; when the current block began */
+  int spill_fd;
+  int64_t *free_slots, nslots;
+  int nfree_slots, free_slots_cap;
+  uint64_t parked; /* tiles parked so far (for reports) */
   /* worker pool */
   pthread_mutex_t mu;
   pthread_cond_t cv_work, cv_free;
@@ -395,10 +420,96 @@ static int valid_h(const sscor_pyramid *p, const level *l, uint32_t index) {
   return l->h - y0 < p->T ? l->h - y0 : p->T;
 }
 
-/* The buffer of tile `index` of level l, taken when its first samples come. */
-static uint8_t *tile_buf(sscor_pyramid *p, level *l, uint32_t index) {
-  if (!l->pend[index]) l->pend[index] = take_buf(p);
-  return l->pend[index];
+static void drop_resident(sscor_pyramid *p, open_tile *t) {
+  p->resident[t->pos] = p->resident[--p->nresident];
+  p->resident[t->pos]->pos = t->pos;
+}
+
+static char *temp_name(const char *path, const char *what);
+
+/* Parks the least recently used resident tile in the spill file, if one was
+ * not touched by the current block. */
+static sscor_status park_one(sscor_pyramid *p) {
+  open_tile *t = NULL;
+  for (int i = 0; i < p->nresident; i++)
+    if (p->resident[i]->stamp <= p->block_stamp && (!t || p->resident[i]->stamp < t->stamp))
+      t = p->resident[i];
+  if (!t) return SSCOR_OK;
+  if (p->spill_fd < 0) {
+    char *name = temp_name(p->path, "spill");
+    if (name) {
+      p->spill_fd = open(name, O_RDWR);
+      unlink(name); /* gone with the process, whatever happens */
+      free(name);
+    }
+    if (p->spill_fd < 0)
+      return sscor_fail(SSCOR_E_IO, "%s: cannot create a scratch file next to it: %s", p->path,
+                        strerror(errno));
+  }
+  int64_t slot;
+  if (p->nfree_slots) {
+    slot = p->free_slots[--p->nfree_slots];
+  } else {
+    if (p->nslots == p->free_slots_cap) { /* room to give every slot back */
+      int cap = p->free_slots_cap ? 2 * p->free_slots_cap : 64;
+      int64_t *f = realloc(p->free_slots, (size_t)cap * sizeof *f);
+      if (!f) return sscor_fail(SSCOR_E_NOMEM, "out of memory");
+      p->free_slots = f, p->free_slots_cap = cap;
+    }
+    slot = p->nslots++;
+  }
+  ssize_t w = pwrite(p->spill_fd, t->buf, p->tile_bytes, (off_t)(slot * (int64_t)p->tile_bytes));
+  if (w != (ssize_t)p->tile_bytes) {
+    p->free_slots[p->nfree_slots++] = slot;
+    return sscor_fail(SSCOR_E_IO, "%s: cannot write the scratch file next to it: %s", p->path,
+                      w < 0 ? strerror(errno) : "disk full");
+  }
+  pthread_mutex_lock(&p->mu);
+  release_buf(p, t->buf);
+  pthread_mutex_unlock(&p->mu);
+  t->buf = NULL;
+  t->slot = slot;
+  drop_resident(p, t);
+  p->parked++;
+  return SSCOR_OK;
+}
+
+/* The buffer of tile `index` of level k, in memory: taken when its first
+ * samples come, read back if it was parked. */
+static sscor_status tile_buf(sscor_pyramid *p, int k, uint32_t index, uint8_t **out) {
+  level *l = &p->lv[k];
+  open_tile *t = l->pend[index];
+  if (!t) {
+    if (!(t = calloc(1, sizeof *t))) return sscor_fail(SSCOR_E_NOMEM, "out of memory");
+    t->slot = -1, t->k = k, t->index = index;
+    l->pend[index] = t;
+  }
+  if (!t->buf) {
+    sscor_status st;
+    if (p->nresident >= MAX_RESIDENT && (st = park_one(p))) return st;
+    if (p->nresident == p->resident_cap) {
+      int cap = p->resident_cap ? 2 * p->resident_cap : 2 * MAX_RESIDENT;
+      open_tile **r = realloc(p->resident, (size_t)cap * sizeof *r);
+      if (!r) return sscor_fail(SSCOR_E_NOMEM, "out of memory");
+      p->resident = r, p->resident_cap = cap;
+    }
+    if (!(t->buf = take_buf(p)))
+      return sscor_fail(SSCOR_E_NOMEM, "%s: out of memory for tile buffers", p->path);
+    if (t->slot >= 0) {
+      ssize_t r = pread(p->spill_fd, t->buf, p->tile_bytes,
+                        (off_t)(t->slot * (int64_t)p->tile_bytes));
+      if (r != (ssize_t)p->tile_bytes)
+        return sscor_fail(SSCOR_E_IO, "%s: cannot read back the scratch file: %s", p->path,
+                          r < 0 ? strerror(errno) : "short read");
+      p->free_slots[p->nfree_slots++] = t->slot;
+      t->slot = -1;
+    }
+    t->pos = p->nresident;
+    p->resident[p->nresident++] = t;
+  }
+  t->stamp = ++p->stamp;
+  *out = t->buf;
+  return SSCOR_OK;
 }
 
 static sscor_status add_samples(sscor_pyramid *p, int k, uint32_t index, uint32_t n);
@@ -408,7 +519,10 @@ static sscor_status add_samples(sscor_pyramid *p, int k, uint32_t index, uint32_
  * it is encoded. An odd last row or column is paired with itself. */
 static sscor_status finish_tile(sscor_pyramid *p, int k, uint32_t index) {
   level *l = &p->lv[k];
-  uint8_t *buf = l->pend[index];
+  open_tile *t = l->pend[index];
+  uint8_t *buf = t->buf; /* resident: it was just written */
+  drop_resident(p, t);
+  free(t);
   l->pend[index] = NULL;
   l->done++;
   int vw = valid_w(p, l, index), vh = valid_h(p, l, index);
@@ -416,12 +530,13 @@ static sscor_status finish_tile(sscor_pyramid *p, int k, uint32_t index) {
     level *u = &p->lv[k + 1];
     int col = (int)(index % (uint32_t)l->cols), row = (int)(index / (uint32_t)l->cols);
     uint32_t pi = (uint32_t)(row / 2) * (uint32_t)u->cols + (uint32_t)(col / 2);
-    uint8_t *dst = tile_buf(p, u, pi);
-    if (!dst) {
+    uint8_t *dst;
+    sscor_status st = tile_buf(p, k + 1, pi, &dst);
+    if (st) {
       pthread_mutex_lock(&p->mu);
       release_buf(p, buf);
       pthread_mutex_unlock(&p->mu);
-      return sscor_fail(SSCOR_E_NOMEM, "%s: out of memory for tile buffers", p->path);
+      return st;
     }
     size_t px = (size_t)p->channels * p->ss, row_bytes = (size_t)p->T * px;
     int hw = (vw + 1) / 2, hh = (vh + 1) / 2;
@@ -431,8 +546,7 @@ static sscor_status finish_tile(sscor_pyramid *p, int k, uint32_t index) {
       const uint8_t *b = 2 * y + 1 < vh ? a + row_bytes : a;
       halve_rows(p, a, b, vw, dst + (size_t)y * row_bytes, hw);
     }
-    sscor_status st = enqueue(p, l, index, vw, vh, buf);
-    if (st) return st;
+    if ((st = enqueue(p, l, index, vw, vh, buf))) return st;
     return add_samples(p, k + 1, pi, (uint32_t)(hw * hh * p->channels));
   }
   return enqueue(p, l, index, vw, vh, buf);
@@ -458,6 +572,7 @@ sscor_status sscor_pyramid_write_rect(sscor_pyramid *p, int x, int y, int w, int
   level *l = &p->lv[0];
   int T = p->T, C = p->channels;
   size_t ss = p->ss, px = (size_t)C * ss, row_bytes = (size_t)T * px;
+  p->block_stamp = p->stamp;
   size_t spx = channel < 0 ? px : ss; /* source pixel */
   for (int ty = y / T; ty <= (y + h - 1) / T; ty++) {
     int y0 = ty * T > y ? ty * T : y, y1 = (ty + 1) * T < y + h ? (ty + 1) * T : y + h;
@@ -467,8 +582,9 @@ sscor_status sscor_pyramid_write_rect(sscor_pyramid *p, int x, int y, int w, int
       if (l->filled[index] == (uint32_t)(valid_w(p, l, index) * valid_h(p, l, index) * C))
         return sscor_fail(SSCOR_E_INVALID,
                           "%s: pixels of tile %u of level 0 were written twice", p->path, index);
-      uint8_t *buf = tile_buf(p, l, index);
-      if (!buf) return sscor_fail(SSCOR_E_NOMEM, "%s: out of memory for tile buffers", p->path);
+      uint8_t *buf;
+      sscor_status st = tile_buf(p, 0, index, &buf);
+      if (st) return st;
       for (int yy = y0; yy < y1; yy++) {
         const uint8_t *src = (const uint8_t *)data + (size_t)(yy - y) * stride +
                              (size_t)(x0 - x) * spx;
@@ -480,8 +596,7 @@ sscor_status sscor_pyramid_write_rect(sscor_pyramid *p, int x, int y, int w, int
       }
       uint32_t n = (uint32_t)((x1 - x0) * (y1 - y0) * (channel < 0 ? C : 1));
       p->samples0 += n;
-      sscor_status st = add_samples(p, 0, index, n);
-      if (st) return st;
+      if ((st = add_samples(p, 0, index, n))) return st;
     }
   }
   return SSCOR_OK;
@@ -523,7 +638,11 @@ static void free_all(sscor_pyramid *p) {
       free(l->tmp_path);
     }
     if (l->pend)
-      for (int i = 0; i < l->cols * l->rows; i++) free(l->pend[i]);
+      for (int i = 0; i < l->cols * l->rows; i++)
+        if (l->pend[i]) {
+          free(l->pend[i]->buf);
+          free(l->pend[i]);
+        }
     free(l->pend);
     free(l->filled);
     pthread_mutex_destroy(&l->mu);
@@ -533,6 +652,9 @@ static void free_all(sscor_pyramid *p) {
     unlink(p->tmp_path);
     free(p->tmp_path);
   }
+  if (p->spill_fd >= 0) close(p->spill_fd);
+  free(p->free_slots);
+  free(p->resident);
   for (int i = 0; i < p->nfree; i++) free(p->free_bufs[i]);
   free(p->free_bufs);
   while (p->free_jobs) {
@@ -600,6 +722,7 @@ sscor_status sscor_pyramid_open(const char *path, int width, int height, int cha
 
   sscor_pyramid *p = calloc(1, sizeof *p);
   if (!p) return sscor_fail(SSCOR_E_NOMEM, "out of memory");
+  p->spill_fd = -1;
   pthread_mutex_init(&p->mu, NULL);
   pthread_cond_init(&p->cv_work, NULL);
   pthread_cond_init(&p->cv_free, NULL);
@@ -691,6 +814,16 @@ int sscor_pyramid_rows_written(const sscor_pyramid *p) {
   return (int)(p->samples0 / ((uint64_t)p->width * p->channels));
 }
 int sscor_pyramid_level_count(const sscor_pyramid *p) { return p->nlevels; }
+
+uint64_t sscor_pyramid_parked(const sscor_pyramid *p) { return p->parked; }
+
+size_t sscor_pyramid_buffer_bytes(const sscor_pyramid *p) {
+  size_t n = (size_t)p->nbufs * p->tile_bytes;
+  for (int i = 0; i < p->nthreads; i++) n += p->wctx[i].out_cap;
+  for (int k = 0; k < p->nlevels; k++)
+    n += (size_t)p->lv[k].cols * p->lv[k].rows * (sizeof *p->lv[k].pend + sizeof *p->lv[k].filled);
+  return n;
+}
 
 sscor_status sscor_pyramid_write_rows(sscor_pyramid *p, const void *rows, size_t stride,
                                       int nrows) {

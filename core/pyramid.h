@@ -10,7 +10,10 @@
  * straight into the output's temporary file (tiles in the order they finish,
  * which TIFF allows); reduced levels go to temporary files of their own
  * whose compressed tiles are copied (not re-encoded) behind level 0 at the
- * end, so every level's directory is complete and contiguous.
+ * end, so every level's directory is complete and contiguous. Beyond a few
+ * dozen tiles being filled at once, the least recently used one is parked in
+ * an unlinked scratch file next to the output (the page cache holds it, not
+ * the process) until its next pixels come.
  *
  * Layout (what OpenSlide 3.4.1 opens as generic-tiff): tiled, full
  * resolution first, every reduced level in the main IFD chain with
@@ -24,6 +27,7 @@
 #define SSCOR_PYRAMID_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "image.h"
 #include "status.h"
@@ -74,6 +78,11 @@ sscor_status sscor_pyramid_write_rows(sscor_pyramid *p, const void *rows, size_t
 /* Pixels written so far, in full rows / levels the file will have. */
 int sscor_pyramid_rows_written(const sscor_pyramid *p);
 int sscor_pyramid_level_count(const sscor_pyramid *p);
+/* Bytes held so far at most: tile buffers (the peak number open at once),
+ * encoder buffers and per-tile bookkeeping. For memory reports. */
+size_t sscor_pyramid_buffer_bytes(const sscor_pyramid *p);
+/* Tiles parked in the scratch file so far (for reports). */
+uint64_t sscor_pyramid_parked(const sscor_pyramid *p);
 /* After the last row: writes the directories, renames into place, frees p.
  * On failure the target is untouched and p is freed all the same. */
 sscor_status sscor_pyramid_finish(sscor_pyramid *p);

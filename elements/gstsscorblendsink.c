@@ -327,6 +327,10 @@ static gboolean finish(GstSscorBlendSink *s) {
   }
   sscor_status st = SSCOR_OK;
   if (s->band) st = sscor_band_finish(s->band);
+  GST_INFO_OBJECT(s, "memory: blending %.1f MB, pyramid tiles and encoders %.1f MB, %" G_GUINT64_FORMAT " tiles parked",
+                  (s->band ? sscor_band_buffer_bytes(s->band) : 0) / 1048576.0,
+                  sscor_pyramid_buffer_bytes(s->writer) / 1048576.0,
+                  sscor_pyramid_parked(s->writer));
   sscor_pyramid *w = s->writer;
   s->writer = NULL;
   if (st) sscor_pyramid_abort(w);
