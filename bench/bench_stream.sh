@@ -7,7 +7,9 @@
 #   bash bench/bench_stream.sh [sizes...]      default sizes: 10000 40000
 # Env: BENCH_DIR (scratch, default /work/bench-scratch), SSCOR_BUILD (default build),
 #      REPEAT (runs per cell, median reported; default 1), KEEP=1 keeps the files,
-#      KINDS (default "gray16 rgb8"), CODECS (default "none deflate").
+#      KINDS (default "gray16 rgb8"), CODECS (default "none deflate"),
+#      OVERLAPS (sscorslidesrc overlap values, default "0 64").
+# Ends with the peak-RSS ratio of the largest size to the smallest per row.
 # Inputs are the real stitched brain section (../shared/data) tiled up to the
 # size, as 16-bit gray and as 8-bit RGB (tiled deflate TIFF, no pyramid).
 set -euo pipefail
@@ -61,21 +63,39 @@ measure() {
   printf '%s\n' "${times[@]}" | sort -n | sed -n "$(((repeat + 1) / 2))p"
 }
 
+results=$scratch/results.txt
+: >"$results"
 printf '%-16s %-9s %-40s %9s %10s %9s\n' slide codec tool "time s" "peak MB" "out MB"
 for n in "${sizes[@]}"; do
   make_inputs "$n"
   for kind in ${KINDS:-gray16 rgb8}; do
     in=$scratch/${kind}_$n.tif
     for codec in ${CODECS:-none deflate}; do
-      r=$(measure gst-launch-1.0 -q sscorslidesrc location="$in" ! queue ! \
-          sscorblendsink location="$scratch/out.tif" compression=$codec)
-      sz=$(du -m "$scratch/out.tif" 2>/dev/null | cut -f1)
-      printf '%-16s %-9s %-40s %9s %10s %9s\n' "${kind} ${n}" "$codec" "sscorslidesrc ! sscorblendsink" $r "$sz"
+      for ov in ${OVERLAPS:-0 64}; do
+        r=$(measure gst-launch-1.0 -q sscorslidesrc location="$in" overlap="$ov" ! queue ! \
+            sscorblendsink location="$scratch/out.tif" compression=$codec)
+        sz=$(du -m "$scratch/out.tif" 2>/dev/null | cut -f1)
+        tool="sscorslidesrc overlap=$ov ! sscorblendsink"
+        printf '%-16s %-9s %-40s %9s %10s %9s\n' "${kind} ${n}" "$codec" "$tool" $r "$sz"
+        echo "$kind|$codec|$tool|$n|$r" >>"$results"
+      done
       vc=$codec; [ "$codec" = deflate ] && vc="deflate --predictor horizontal"
       r=$(measure vips tiffsave "$in" "$scratch/out.tif" --tile --pyramid --bigtiff --compression $vc)
       sz=$(du -m "$scratch/out.tif" 2>/dev/null | cut -f1)
-      printf '%-16s %-9s %-40s %9s %10s %9s\n' "${kind} ${n}" "$codec" "vips tiffsave --tile --pyramid --bigtiff" $r "$sz"
+      tool="vips tiffsave --tile --pyramid --bigtiff"
+      printf '%-16s %-9s %-40s %9s %10s %9s\n' "${kind} ${n}" "$codec" "$tool" $r "$sz"
+      echo "$kind|$codec|$tool|$n|$r" >>"$results"
     done
   done
   [ "${KEEP:-0}" = 1 ] || rm -f "$scratch"/*_"$n".tif
 done
+# peak RSS of the largest size over the smallest, per kind, codec and tool
+if [ ${#sizes[@]} -gt 1 ]; then
+  lo=${sizes[0]} hi=${sizes[${#sizes[@]} - 1]}
+  echo
+  printf '%-8s %-9s %-40s %12s %12s %7s\n' kind codec tool "RSS ${lo}" "RSS ${hi}" ratio
+  awk -F'|' -v lo="$lo" -v hi="$hi" '
+    { split($5, a, " "); key = $1 "|" $2 "|" $3; if ($4 == lo) l[key] = a[2]; if ($4 == hi) h[key] = a[2]; order[key] = NR }
+    END { for (k in order) if ((k in l) && (k in h)) { split(k, f, "|");
+            printf "%-8s %-9s %-40s %9s MB %9s MB %7.2f\n", f[1], f[2], f[3], l[k], h[k], (l[k] > 0 ? h[k] / l[k] : 0) } }' "$results" | sort
+fi

@@ -8,10 +8,17 @@
  * 8- and 16-bit samples the float error (< 1e-6 relative) is far below the
  * half-unit that rounding to nearest removes.
  *
- * Streaming: tiles arrive in raster order (non-decreasing top row). Only the
- * rows from the top of the newest tile down to its bottom can still change;
- * rows above are final and are handed out, so the band holds one tile height
- * of rows whatever the image height. */
+ * Streaming: tiles arrive in raster order on the grid of step tile - overlap
+ * (as sscorslidesrc emits them). When the overlap is at most half a tile,
+ * every pixel lies in at most two tiles per direction, and a tile's block up
+ * to the start of its right and bottom neighbours is final as soon as the
+ * tile arrives: it is computed and handed out at once (per tile, not per row
+ * band). Kept between tiles are only the samples those blends still need,
+ * in the input's sample type (exact): the right overlap of the previous tile
+ * and the bottom overlap of each tile of the row above, i.e. overlap rows of
+ * the image width. Without overlap nothing is kept. Larger overlaps (pixels
+ * in three or more tiles) fall back to a float band of one tile height:
+ * sum(w * v) and sum(w) over the full width, rows handed out as they finish. */
 #ifndef SSCOR_BLEND_H
 #define SSCOR_BLEND_H
 
@@ -28,20 +35,20 @@ float sscor_blend_weight(int t, int n, int lead, int trail);
 
 typedef struct sscor_band sscor_band;
 
-/* Receives finished rows: `rows` holds nrows rows starting at image row y, in
- * the band's output type, `stride` bytes apart. Returns non-zero to fail. */
-typedef sscor_status (*sscor_band_emit)(void *user, int y, const void *rows, size_t stride,
-                                        int nrows);
+/* Receives a finished block: w x h pixels at (x, y), of every channel
+ * (channel -1) or of one channel, in the output type, rows `stride` bytes
+ * apart. Returns non-zero to fail. */
+typedef sscor_status (*sscor_band_emit)(void *user, int x, int y, int w, int h, int channel,
+                                        const void *data, size_t stride);
 
 /* An accumulator for a width x height image of `channels` interleaved samples
- * of `type`, holding at most band_rows rows at once. With overlapping = 0 the
- * tiles must not overlap (every ramp 0): samples are then copied into a band
- * of the output type, a quarter of the memory of float accumulation and
- * exact by construction. */
+ * of `type`, fed tiles of tile_w x tile_h overlapping by `overlap`. */
 sscor_status sscor_band_new(int width, int height, int channels, sscor_sample_type type,
-                            int band_rows, int overlapping, sscor_band_emit emit, void *user,
-                            sscor_band **out);
+                            int tile_w, int tile_h, int overlap, sscor_band_emit emit,
+                            void *user, sscor_band **out);
 void sscor_band_free(sscor_band *b);
+/* Bytes of the buffers kept between tiles (for memory reports). */
+size_t sscor_band_buffer_bytes(const sscor_band *b);
 
 typedef struct {
   int x, y;                          /* tile origin in the image */
@@ -50,13 +57,12 @@ typedef struct {
   int channel;                       /* -1: tile has all channels; else the one channel it carries */
 } sscor_band_tile;
 
-/* Adds a tile (its top-left valid_w x valid_h samples are used). Rows above
- * t->y are finished first. Fails when the tile is out of raster order, taller
- * than the band or outside the image. */
+/* Adds a tile (its top-left valid_w x valid_h samples are used) and hands
+ * out what it finishes. Fails when the tile is out of raster order, off the
+ * grid, of another size, or outside the image. */
 sscor_status sscor_band_add(sscor_band *b, const sscor_image *tile, const sscor_band_tile *t);
-/* Emits every row not yet emitted (after the last tile). */
+/* Hands out everything not yet handed out (after the last tile); fails when
+ * tiles are missing. */
 sscor_status sscor_band_finish(sscor_band *b);
-/* Rows emitted so far. */
-int sscor_band_rows_done(const sscor_band *b);
 
 #endif

@@ -1,6 +1,7 @@
 #include "pyramid.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,46 +14,53 @@
 #include "tiffutil.h"
 
 #define MAX_LEVELS 32
-#define STRIP_BUFFERS 2 /* per level: one being filled, one being encoded */
+#define MAX_QUEUED 8 /* finished tiles waiting for an encoder before the writer waits */
+/* Tiles being filled kept in memory; beyond this the least recently used one
+ * not touched by the current block is parked in a scratch file, so memory
+ * does not follow the image width. (A block that spans more tiles than this,
+ * e.g. full-width rows, keeps them all: parking them would thrash.) */
+#define MAX_RESIDENT 32
 /* Raw size above which a file is written as BigTIFF in auto mode (classic
  * TIFF offsets stop at 4 GiB; compression can fail to shrink noise). */
 #define BIGTIFF_AUTO_BYTES 3500000000ull
 
-typedef struct strip strip;
 typedef struct level level;
 
-struct strip {
+/* A tile being filled: in memory, or parked in the spill file while the
+ * stream is elsewhere (e.g. the bottom of a tile row waiting for the next
+ * row of input tiles). */
+typedef struct open_tile {
+  uint8_t *buf;   /* NULL while parked */
+  int64_t slot;   /* spill slot while parked */
+  uint64_t stamp; /* last use, for least-recently-used parking */
+  int k, pos;     /* level; index in p->resident */
+  uint32_t index;
+} open_tile;
+
+/* A finished tile on its way to an encoder. */
+typedef struct job {
   level *lv;
+  uint32_t index;
+  int vw, vh;
   uint8_t *buf;
-  int rows;       /* valid rows in buf */
-  uint32_t trow;  /* tile row index */
-  int ntiles, next, done;
-  strip *queue_next;
-};
+  struct job *next;
+} job;
 
 struct level {
   int index;
   int w, h;
   size_t row_bytes;
+  int cols, rows;      /* tiles across and down */
   TIFF *tif;
   sscor_tiff_errbuf eb;
-  char *tmp_path; /* own temp file (reduced levels) */
-  pthread_mutex_t mu; /* serialises writes to tif */
-  uint8_t *bufs[STRIP_BUFFERS];
-  int buf_free[STRIP_BUFFERS];
-  strip strips[STRIP_BUFFERS];
-  uint8_t *fill_buf; /* strip being filled (one of bufs) */
-  int fill_slot;
-  int fill;          /* rows in fill_buf */
-  uint32_t trow;     /* next tile row to flush */
-  uint8_t *pending;  /* first row of a pair waiting to be halved */
-  int has_pending;
-  uint8_t *half;     /* halved row for the next level */
-  int rows_in;
+  char *tmp_path;      /* own temp file (reduced levels) */
+  pthread_mutex_t mu;  /* serialises writes to tif */
+  struct open_tile **pend; /* per tile: while being filled (NULL before and after) */
+  uint32_t *filled;    /* per tile: samples received */
+  uint32_t done;       /* tiles finished */
 };
 
 typedef struct {
-  uint8_t *tile;
   uint8_t *out;
   size_t out_cap;
   struct libdeflate_compressor *deflate;
@@ -68,11 +76,25 @@ struct sscor_pyramid {
   level lv[MAX_LEVELS];
   int T;
   size_t tile_bytes;
-  int own_codec; /* compression done here (parallel), else libtiff encodes */
+  int own_codec;  /* compression done here (parallel), else libtiff encodes */
+  int next_row;   /* sscor_pyramid_write_rows: next row expected */
+  uint64_t samples0; /* level-0 samples received */
+  /* tile buffers: a free list shared by all levels (touched memory is reused) */
+  uint8_t **free_bufs;
+  int nfree, free_cap, nbufs;
+  /* tiles being filled: resident ones, and the spill file for parked ones */
+  open_tile **resident;
+  int nresident, resident_cap;
+  uint64_t stamp, block_stamp; /* now; when the current block began */
+  int spill_fd;
+  int64_t *free_slots, nslots;
+  int nfree_slots, free_slots_cap;
+  uint64_t parked; /* tiles parked so far (for reports) */
   /* worker pool */
   pthread_mutex_t mu;
   pthread_cond_t cv_work, cv_free;
-  strip *qhead, *qtail;
+  job *qhead, *qtail, *free_jobs;
+  int queued, busy;
   int quit, nthreads;
   pthread_t threads[8];
   worker_ctx wctx[8];
@@ -204,35 +226,29 @@ static void predict(sscor_pyramid *p, uint8_t *tile) {
   }
 }
 
-/* Copies tile `col` of a strip into wk->tile, replicating the last column and
- * row into the padding so every tile is complete and compresses well. */
-static void extract_tile(sscor_pyramid *p, const strip *s, int col, uint8_t *tile) {
-  const level *l = s->lv;
+/* Replicates the last valid column and row into the padding so every tile
+ * is complete and compresses well. */
+static void pad_tile(const sscor_pyramid *p, uint8_t *tile, int vw, int vh) {
   int T = p->T;
-  size_t px = (size_t)p->channels * p->ss;
-  int x0 = col * T;
-  int vw = l->w - x0 < T ? l->w - x0 : T;
-  for (int y = 0; y < T; y++) {
-    int sy = y < s->rows ? y : s->rows - 1;
-    const uint8_t *src = s->buf + (size_t)sy * l->row_bytes + (size_t)x0 * px;
-    uint8_t *dst = tile + (size_t)y * T * px;
-    memcpy(dst, src, (size_t)vw * px);
-    for (int x = vw; x < T; x++) memcpy(dst + (size_t)x * px, src + (size_t)(vw - 1) * px, px);
-  }
+  size_t px = (size_t)p->channels * p->ss, row = (size_t)T * px;
+  if (vw < T)
+    for (int y = 0; y < vh; y++) {
+      uint8_t *r = tile + (size_t)y * row;
+      for (int x = vw; x < T; x++) memcpy(r + (size_t)x * px, r + (size_t)(vw - 1) * px, px);
+    }
+  for (int y = vh; y < T; y++) memcpy(tile + (size_t)y * row, tile + (size_t)(vh - 1) * row, row);
 }
 
-static int encode_tile(sscor_pyramid *p, worker_ctx *wk, strip *s, int col, char *err,
-                       size_t errlen) {
-  level *l = s->lv;
-  extract_tile(p, s, col, wk->tile);
-  uint32_t index = s->trow * (uint32_t)((l->w + p->T - 1) / p->T) + (uint32_t)col;
-  const uint8_t *data = wk->tile;
+static int encode_tile(sscor_pyramid *p, worker_ctx *wk, job *j, char *err, size_t errlen) {
+  level *l = j->lv;
+  pad_tile(p, j->buf, j->vw, j->vh);
+  const uint8_t *data = j->buf;
   size_t n = p->tile_bytes;
   if (p->own_codec) {
-    if (uses_predictor(p)) predict(p, wk->tile);
+    if (uses_predictor(p)) predict(p, j->buf);
     if (p->o.compression == SSCOR_COMPRESS_DEFLATE) {
       /* zlib-wrapped deflate, as libtiff's AdobeDeflate codec stores it */
-      size_t outlen = libdeflate_zlib_compress(wk->deflate, wk->tile, n, wk->out, wk->out_cap);
+      size_t outlen = libdeflate_zlib_compress(wk->deflate, j->buf, n, wk->out, wk->out_cap);
       if (outlen == 0) {
         snprintf(err, errlen, "deflate failed on a tile of level %d", l->index);
         return 0;
@@ -240,7 +256,7 @@ static int encode_tile(sscor_pyramid *p, worker_ctx *wk, strip *s, int col, char
       data = wk->out, n = outlen;
     } else if (p->o.compression == SSCOR_COMPRESS_ZSTD) {
       int lvl = p->o.level > 0 ? p->o.level : 9;
-      size_t r = ZSTD_compress(wk->out, wk->out_cap, wk->tile, n, lvl);
+      size_t r = ZSTD_compress(wk->out, wk->out_cap, j->buf, n, lvl);
       if (ZSTD_isError(r)) {
         snprintf(err, errlen, "zstd failed on a tile of level %d: %s", l->index,
                  ZSTD_getErrorName(r));
@@ -249,13 +265,13 @@ static int encode_tile(sscor_pyramid *p, worker_ctx *wk, strip *s, int col, char
       data = wk->out, n = r;
     }
     pthread_mutex_lock(&l->mu);
-    tmsize_t w = TIFFWriteRawTile(l->tif, index, (void *)data, (tmsize_t)n);
+    tmsize_t w = TIFFWriteRawTile(l->tif, j->index, (void *)data, (tmsize_t)n);
     pthread_mutex_unlock(&l->mu);
     if (w < 0 || (size_t)w != n) goto write_error;
     return 1;
   }
   pthread_mutex_lock(&l->mu);
-  tmsize_t w = TIFFWriteEncodedTile(l->tif, index, wk->tile, (tmsize_t)n);
+  tmsize_t w = TIFFWriteEncodedTile(l->tif, j->index, j->buf, (tmsize_t)n);
   pthread_mutex_unlock(&l->mu);
   if (w < 0) goto write_error;
   return 1;
@@ -263,6 +279,11 @@ write_error:
   snprintf(err, errlen, "%s: cannot write a tile of level %d: %s", p->path, l->index,
            l->eb.msg[0] ? l->eb.msg : strerror(errno ? errno : EIO));
   return 0;
+}
+
+/* Returns a tile buffer to the free list (p->mu held). */
+static void release_buf(sscor_pyramid *p, uint8_t *buf) {
+  p->free_bufs[p->nfree++] = buf; /* free_cap >= nbufs: never overflows */
 }
 
 typedef struct {
@@ -279,65 +300,75 @@ static void *worker_loop(void *arg) {
   for (;;) {
     while (!p->qhead && !p->quit) pthread_cond_wait(&p->cv_work, &p->mu);
     if (!p->qhead) break;
-    strip *s = p->qhead;
-    int col = s->next++;
-    if (s->next == s->ntiles) {
-      p->qhead = s->queue_next;
-      if (!p->qhead) p->qtail = NULL;
-    }
+    job *j = p->qhead;
+    p->qhead = j->next;
+    if (!p->qhead) p->qtail = NULL;
+    p->queued--;
+    p->busy++;
     int skip = p->failed;
     pthread_mutex_unlock(&p->mu);
-    int ok = skip ? 0 : encode_tile(p, wk, s, col, err, sizeof err);
+    int ok = skip ? 0 : encode_tile(p, wk, j, err, sizeof err);
     if (!ok && !skip) record_failure(p, SSCOR_E_IO, err);
     pthread_mutex_lock(&p->mu);
-    if (++s->done == s->ntiles) {
-      level *l = s->lv;
-      for (int i = 0; i < STRIP_BUFFERS; i++)
-        if (l->bufs[i] == s->buf) l->buf_free[i] = 1;
-      pthread_cond_broadcast(&p->cv_free);
-    }
+    release_buf(p, j->buf);
+    j->next = p->free_jobs;
+    p->free_jobs = j;
+    p->busy--;
+    pthread_cond_broadcast(&p->cv_free);
   }
   pthread_mutex_unlock(&p->mu);
   return NULL;
 }
 
-/* Hands the filled strip of level l to the workers and takes a free buffer. */
-static sscor_status flush_strip(sscor_pyramid *p, level *l) {
-  if (l->fill == 0) return SSCOR_OK;
+/* Hands a finished tile to the encoders; waits while too many are queued. */
+static sscor_status enqueue(sscor_pyramid *p, level *l, uint32_t index, int vw, int vh,
+                            uint8_t *buf) {
   pthread_mutex_lock(&p->mu);
-  strip *s = &l->strips[l->fill_slot];
-  *s = (strip){l, l->fill_buf, l->fill, l->trow++, (l->w + p->T - 1) / p->T, 0, 0, NULL};
-  l->buf_free[l->fill_slot] = 0;
-  if (p->qtail) p->qtail->queue_next = s;
-  else p->qhead = s;
-  p->qtail = s;
-  pthread_cond_broadcast(&p->cv_work);
-  int slot = -1;
-  for (;;) {
-    for (int i = 0; i < STRIP_BUFFERS; i++)
-      if (l->buf_free[i]) slot = i;
-    if (slot >= 0 || p->failed) break;
-    pthread_cond_wait(&p->cv_free, &p->mu);
+  while (p->queued >= MAX_QUEUED && !p->failed) pthread_cond_wait(&p->cv_free, &p->mu);
+  job *j = p->free_jobs;
+  if (j) p->free_jobs = j->next;
+  else j = malloc(sizeof *j);
+  if (!j || p->failed) {
+    int failed = p->failed;
+    if (j) {
+      j->next = p->free_jobs;
+      p->free_jobs = j;
+    }
+    release_buf(p, buf);
+    pthread_mutex_unlock(&p->mu);
+    return failed ? failure(p) : sscor_fail(SSCOR_E_NOMEM, "out of memory");
   }
-  int failed = p->failed;
+  *j = (job){l, index, vw, vh, buf, NULL};
+  if (p->qtail) p->qtail->next = j;
+  else p->qhead = j;
+  p->qtail = j;
+  p->queued++;
+  pthread_cond_broadcast(&p->cv_work);
   pthread_mutex_unlock(&p->mu);
-  if (failed) return failure(p);
-  l->fill_slot = slot;
-  l->fill_buf = l->bufs[slot];
-  l->fill = 0;
   return SSCOR_OK;
+}
+
+/* A tile buffer from the free list, or a new one. */
+static uint8_t *take_buf(sscor_pyramid *p) {
+  uint8_t *b = NULL;
+  pthread_mutex_lock(&p->mu);
+  if (p->nfree) {
+    b = p->free_bufs[--p->nfree];
+  } else {
+    if (p->nbufs == p->free_cap) { /* the free list can always take every buffer back */
+      int cap = p->free_cap ? 2 * p->free_cap : 64;
+      uint8_t **f = realloc(p->free_bufs, (size_t)cap * sizeof *f);
+      if (f) p->free_bufs = f, p->free_cap = cap;
+    }
+    if (p->nbufs < p->free_cap && (b = malloc(p->tile_bytes))) p->nbufs++;
+  }
+  pthread_mutex_unlock(&p->mu);
+  return b;
 }
 
 static void wait_idle(sscor_pyramid *p) {
   pthread_mutex_lock(&p->mu);
-  for (;;) {
-    int busy = p->qhead != NULL;
-    for (int k = 0; k < p->nlevels && !busy; k++)
-      for (int i = 0; i < STRIP_BUFFERS; i++)
-        if (!p->lv[k].buf_free[i] && i != p->lv[k].fill_slot) busy = 1;
-    if (!busy) break;
-    pthread_cond_wait(&p->cv_free, &p->mu);
-  }
+  while (p->qhead || p->busy) pthread_cond_wait(&p->cv_free, &p->mu);
   pthread_mutex_unlock(&p->mu);
 }
 
@@ -379,23 +410,195 @@ static void halve_rows(const sscor_pyramid *p, const uint8_t *a, const uint8_t *
   }
 }
 
-static sscor_status push_row(sscor_pyramid *p, int k, const uint8_t *row) {
+static int valid_w(const sscor_pyramid *p, const level *l, uint32_t index) {
+  int x0 = (int)(index % (uint32_t)l->cols) * p->T;
+  return l->w - x0 < p->T ? l->w - x0 : p->T;
+}
+
+static int valid_h(const sscor_pyramid *p, const level *l, uint32_t index) {
+  int y0 = (int)(index / (uint32_t)l->cols) * p->T;
+  return l->h - y0 < p->T ? l->h - y0 : p->T;
+}
+
+static void drop_resident(sscor_pyramid *p, open_tile *t) {
+  p->resident[t->pos] = p->resident[--p->nresident];
+  p->resident[t->pos]->pos = t->pos;
+}
+
+static char *temp_name(const char *path, const char *what);
+
+/* Parks the least recently used resident tile in the spill file, if one was
+ * not touched by the current block. */
+static sscor_status park_one(sscor_pyramid *p) {
+  open_tile *t = NULL;
+  for (int i = 0; i < p->nresident; i++)
+    if (p->resident[i]->stamp <= p->block_stamp && (!t || p->resident[i]->stamp < t->stamp))
+      t = p->resident[i];
+  if (!t) return SSCOR_OK;
+  if (p->spill_fd < 0) {
+    char *name = temp_name(p->path, "spill");
+    if (name) {
+      p->spill_fd = open(name, O_RDWR);
+      unlink(name); /* gone with the process, whatever happens */
+      free(name);
+    }
+    if (p->spill_fd < 0)
+      return sscor_fail(SSCOR_E_IO, "%s: cannot create a scratch file next to it: %s", p->path,
+                        strerror(errno));
+  }
+  int64_t slot;
+  if (p->nfree_slots) {
+    slot = p->free_slots[--p->nfree_slots];
+  } else {
+    if (p->nslots == p->free_slots_cap) { /* room to give every slot back */
+      int cap = p->free_slots_cap ? 2 * p->free_slots_cap : 64;
+      int64_t *f = realloc(p->free_slots, (size_t)cap * sizeof *f);
+      if (!f) return sscor_fail(SSCOR_E_NOMEM, "out of memory");
+      p->free_slots = f, p->free_slots_cap = cap;
+    }
+    slot = p->nslots++;
+  }
+  ssize_t w = pwrite(p->spill_fd, t->buf, p->tile_bytes, (off_t)(slot * (int64_t)p->tile_bytes));
+  if (w != (ssize_t)p->tile_bytes) {
+    p->free_slots[p->nfree_slots++] = slot;
+    return sscor_fail(SSCOR_E_IO, "%s: cannot write the scratch file next to it: %s", p->path,
+                      w < 0 ? strerror(errno) : "disk full");
+  }
+  pthread_mutex_lock(&p->mu);
+  release_buf(p, t->buf);
+  pthread_mutex_unlock(&p->mu);
+  t->buf = NULL;
+  t->slot = slot;
+  drop_resident(p, t);
+  p->parked++;
+  return SSCOR_OK;
+}
+
+/* The buffer of tile `index` of level k, in memory: taken when its first
+ * samples come, read back if it was parked. */
+static sscor_status tile_buf(sscor_pyramid *p, int k, uint32_t index, uint8_t **out) {
   level *l = &p->lv[k];
-  memcpy(l->fill_buf + (size_t)l->fill * l->row_bytes, row, l->row_bytes);
-  l->fill++;
-  l->rows_in++;
+  open_tile *t = l->pend[index];
+  if (!t) {
+    if (!(t = calloc(1, sizeof *t))) return sscor_fail(SSCOR_E_NOMEM, "out of memory");
+    t->slot = -1, t->k = k, t->index = index;
+    l->pend[index] = t;
+  }
+  if (!t->buf) {
+    sscor_status st;
+    if (p->nresident >= MAX_RESIDENT && (st = park_one(p))) return st;
+    if (p->nresident == p->resident_cap) {
+      int cap = p->resident_cap ? 2 * p->resident_cap : 2 * MAX_RESIDENT;
+      open_tile **r = realloc(p->resident, (size_t)cap * sizeof *r);
+      if (!r) return sscor_fail(SSCOR_E_NOMEM, "out of memory");
+      p->resident = r, p->resident_cap = cap;
+    }
+    if (!(t->buf = take_buf(p)))
+      return sscor_fail(SSCOR_E_NOMEM, "%s: out of memory for tile buffers", p->path);
+    if (t->slot >= 0) {
+      ssize_t r = pread(p->spill_fd, t->buf, p->tile_bytes,
+                        (off_t)(t->slot * (int64_t)p->tile_bytes));
+      if (r != (ssize_t)p->tile_bytes)
+        return sscor_fail(SSCOR_E_IO, "%s: cannot read back the scratch file: %s", p->path,
+                          r < 0 ? strerror(errno) : "short read");
+      p->free_slots[p->nfree_slots++] = t->slot;
+      t->slot = -1;
+    }
+    t->pos = p->nresident;
+    p->resident[p->nresident++] = t;
+  }
+  t->stamp = ++p->stamp;
+  *out = t->buf;
+  return SSCOR_OK;
+}
+
+static sscor_status add_samples(sscor_pyramid *p, int k, uint32_t index, uint32_t n);
+
+/* A tile whose every sample has arrived: its 2x2 box mean goes into one
+ * quadrant of the parent tile (pairs never straddle tiles: T is even), then
+ * it is encoded. An odd last row or column is paired with itself. */
+static sscor_status finish_tile(sscor_pyramid *p, int k, uint32_t index) {
+  level *l = &p->lv[k];
+  open_tile *t = l->pend[index];
+  uint8_t *buf = t->buf; /* resident: it was just written */
+  drop_resident(p, t);
+  free(t);
+  l->pend[index] = NULL;
+  l->done++;
+  int vw = valid_w(p, l, index), vh = valid_h(p, l, index);
   if (k + 1 < p->nlevels) {
-    if (!l->has_pending) {
-      memcpy(l->pending, row, l->row_bytes);
-      l->has_pending = 1;
-    } else {
-      l->has_pending = 0;
-      halve_rows(p, l->pending, row, l->w, l->half, p->lv[k + 1].w);
-      sscor_status st = push_row(p, k + 1, l->half);
+    level *u = &p->lv[k + 1];
+    int col = (int)(index % (uint32_t)l->cols), row = (int)(index / (uint32_t)l->cols);
+    uint32_t pi = (uint32_t)(row / 2) * (uint32_t)u->cols + (uint32_t)(col / 2);
+    uint8_t *dst;
+    sscor_status st = tile_buf(p, k + 1, pi, &dst);
+    if (st) {
+      pthread_mutex_lock(&p->mu);
+      release_buf(p, buf);
+      pthread_mutex_unlock(&p->mu);
+      return st;
+    }
+    size_t px = (size_t)p->channels * p->ss, row_bytes = (size_t)p->T * px;
+    int hw = (vw + 1) / 2, hh = (vh + 1) / 2;
+    dst += (size_t)(row % 2) * (p->T / 2) * row_bytes + (size_t)(col % 2) * (p->T / 2) * px;
+    for (int y = 0; y < hh; y++) {
+      const uint8_t *a = buf + (size_t)(2 * y) * row_bytes;
+      const uint8_t *b = 2 * y + 1 < vh ? a + row_bytes : a;
+      halve_rows(p, a, b, vw, dst + (size_t)y * row_bytes, hw);
+    }
+    if ((st = enqueue(p, l, index, vw, vh, buf))) return st;
+    return add_samples(p, k + 1, pi, (uint32_t)(hw * hh * p->channels));
+  }
+  return enqueue(p, l, index, vw, vh, buf);
+}
+
+static sscor_status add_samples(sscor_pyramid *p, int k, uint32_t index, uint32_t n) {
+  level *l = &p->lv[k];
+  uint32_t need = (uint32_t)(valid_w(p, l, index) * valid_h(p, l, index) * p->channels);
+  l->filled[index] += n;
+  if (l->filled[index] > need)
+    return sscor_fail(SSCOR_E_INVALID, "%s: pixels of tile %u of level %d were written twice",
+                      p->path, index, k);
+  return l->filled[index] == need ? finish_tile(p, k, index) : SSCOR_OK;
+}
+
+sscor_status sscor_pyramid_write_rect(sscor_pyramid *p, int x, int y, int w, int h, int channel,
+                                      const void *data, size_t stride) {
+  if (p->failed) return failure(p);
+  if (x < 0 || y < 0 || w <= 0 || h <= 0 || x > p->width - w || y > p->height - h ||
+      channel >= p->channels)
+    return sscor_fail(SSCOR_E_INVALID, "%s: block %dx%d at (%d, %d) lies outside the %dx%d image",
+                      p->path, w, h, x, y, p->width, p->height);
+  level *l = &p->lv[0];
+  int T = p->T, C = p->channels;
+  size_t ss = p->ss, px = (size_t)C * ss, row_bytes = (size_t)T * px;
+  p->block_stamp = p->stamp;
+  size_t spx = channel < 0 ? px : ss; /* source pixel */
+  for (int ty = y / T; ty <= (y + h - 1) / T; ty++) {
+    int y0 = ty * T > y ? ty * T : y, y1 = (ty + 1) * T < y + h ? (ty + 1) * T : y + h;
+    for (int tx = x / T; tx <= (x + w - 1) / T; tx++) {
+      int x0 = tx * T > x ? tx * T : x, x1 = (tx + 1) * T < x + w ? (tx + 1) * T : x + w;
+      uint32_t index = (uint32_t)ty * (uint32_t)l->cols + (uint32_t)tx;
+      if (l->filled[index] == (uint32_t)(valid_w(p, l, index) * valid_h(p, l, index) * C))
+        return sscor_fail(SSCOR_E_INVALID,
+                          "%s: pixels of tile %u of level 0 were written twice", p->path, index);
+      uint8_t *buf;
+      sscor_status st = tile_buf(p, 0, index, &buf);
       if (st) return st;
+      for (int yy = y0; yy < y1; yy++) {
+        const uint8_t *src = (const uint8_t *)data + (size_t)(yy - y) * stride +
+                             (size_t)(x0 - x) * spx;
+        uint8_t *dst = buf + (size_t)(yy - ty * T) * row_bytes + (size_t)(x0 - tx * T) * px;
+        if (channel < 0) memcpy(dst, src, (size_t)(x1 - x0) * px);
+        else
+          for (int xx = 0; xx < x1 - x0; xx++)
+            memcpy(dst + (size_t)xx * px + (size_t)channel * ss, src + (size_t)xx * ss, ss);
+      }
+      uint32_t n = (uint32_t)((x1 - x0) * (y1 - y0) * (channel < 0 ? C : 1));
+      p->samples0 += n;
+      if ((st = add_samples(p, 0, index, n))) return st;
     }
   }
-  if (l->fill == p->T) return flush_strip(p, l);
   return SSCOR_OK;
 }
 
@@ -434,9 +637,14 @@ static void free_all(sscor_pyramid *p) {
       unlink(l->tmp_path);
       free(l->tmp_path);
     }
-    for (int i = 0; i < STRIP_BUFFERS; i++) free(l->bufs[i]);
-    free(l->pending);
-    free(l->half);
+    if (l->pend)
+      for (int i = 0; i < l->cols * l->rows; i++)
+        if (l->pend[i]) {
+          free(l->pend[i]->buf);
+          free(l->pend[i]);
+        }
+    free(l->pend);
+    free(l->filled);
     pthread_mutex_destroy(&l->mu);
   }
   if (p->lv[0].tif) TIFFClose(p->lv[0].tif);
@@ -444,8 +652,17 @@ static void free_all(sscor_pyramid *p) {
     unlink(p->tmp_path);
     free(p->tmp_path);
   }
+  if (p->spill_fd >= 0) close(p->spill_fd);
+  free(p->free_slots);
+  free(p->resident);
+  for (int i = 0; i < p->nfree; i++) free(p->free_bufs[i]);
+  free(p->free_bufs);
+  while (p->free_jobs) {
+    job *j = p->free_jobs;
+    p->free_jobs = j->next;
+    free(j);
+  }
   for (int i = 0; i < 8; i++) {
-    free(p->wctx[i].tile);
     free(p->wctx[i].out);
     if (p->wctx[i].deflate) libdeflate_free_compressor(p->wctx[i].deflate);
   }
@@ -505,6 +722,7 @@ sscor_status sscor_pyramid_open(const char *path, int width, int height, int cha
 
   sscor_pyramid *p = calloc(1, sizeof *p);
   if (!p) return sscor_fail(SSCOR_E_NOMEM, "out of memory");
+  p->spill_fd = -1;
   pthread_mutex_init(&p->mu, NULL);
   pthread_cond_init(&p->cv_work, NULL);
   pthread_cond_init(&p->cv_free, NULL);
@@ -533,16 +751,11 @@ sscor_status sscor_pyramid_open(const char *path, int width, int height, int cha
   if (!p->path) st = sscor_fail(SSCOR_E_NOMEM, "out of memory");
   for (int k = 0; k < p->nlevels && !st; k++) {
     level *l = &p->lv[k];
-    for (int i = 0; i < STRIP_BUFFERS; i++) {
-      l->bufs[i] = malloc(l->row_bytes * p->T);
-      l->buf_free[i] = 1;
-      if (!l->bufs[i]) st = sscor_fail(SSCOR_E_NOMEM, "%s: cannot allocate strip buffers", path);
-    }
-    l->fill_buf = l->bufs[0];
-    l->fill_slot = 0;
-    l->pending = malloc(l->row_bytes);
-    l->half = malloc(l->row_bytes);
-    if (!l->pending || !l->half) st = sscor_fail(SSCOR_E_NOMEM, "%s: out of memory", path);
+    l->cols = (l->w + p->T - 1) / p->T, l->rows = (l->h + p->T - 1) / p->T;
+    /* per-tile bookkeeping: 12 bytes a tile, touched as the image goes by */
+    l->pend = calloc((size_t)l->cols * l->rows, sizeof *l->pend);
+    l->filled = calloc((size_t)l->cols * l->rows, sizeof *l->filled);
+    if (!l->pend || !l->filled) st = sscor_fail(SSCOR_E_NOMEM, "%s: out of memory", path);
   }
   for (int k = 0; k < p->nlevels && !st; k++) {
     level *l = &p->lv[k];
@@ -567,7 +780,6 @@ sscor_status sscor_pyramid_open(const char *path, int width, int height, int cha
   }
   int nthreads = 2;
   for (int i = 0; i < nthreads && !st; i++) {
-    p->wctx[i].tile = malloc(p->tile_bytes);
     p->wctx[i].out_cap = p->tile_bytes + p->tile_bytes / 10 + 1024;
     if (o.compression == SSCOR_COMPRESS_ZSTD && ZSTD_compressBound(p->tile_bytes) > p->wctx[i].out_cap)
       p->wctx[i].out_cap = ZSTD_compressBound(p->tile_bytes);
@@ -577,7 +789,7 @@ sscor_status sscor_pyramid_open(const char *path, int width, int height, int cha
       p->wctx[i].out_cap = libdeflate_zlib_compress_bound(p->wctx[i].deflate, p->tile_bytes);
     p->wctx[i].out = malloc(p->wctx[i].out_cap);
     worker_arg *a = malloc(sizeof *a);
-    if (!p->wctx[i].tile || !p->wctx[i].out || !p->wctx[i].deflate || !a) {
+    if (!p->wctx[i].out || !p->wctx[i].deflate || !a) {
       free(a);
       st = sscor_fail(SSCOR_E_NOMEM, "out of memory");
       break;
@@ -598,20 +810,31 @@ sscor_status sscor_pyramid_open(const char *path, int width, int height, int cha
   return SSCOR_OK;
 }
 
-int sscor_pyramid_rows_written(const sscor_pyramid *p) { return p->lv[0].rows_in; }
+int sscor_pyramid_rows_written(const sscor_pyramid *p) {
+  return (int)(p->samples0 / ((uint64_t)p->width * p->channels));
+}
 int sscor_pyramid_level_count(const sscor_pyramid *p) { return p->nlevels; }
+
+uint64_t sscor_pyramid_parked(const sscor_pyramid *p) { return p->parked; }
+
+size_t sscor_pyramid_buffer_bytes(const sscor_pyramid *p) {
+  size_t n = (size_t)p->nbufs * p->tile_bytes;
+  for (int i = 0; i < p->nthreads; i++) n += p->wctx[i].out_cap;
+  for (int k = 0; k < p->nlevels; k++)
+    n += (size_t)p->lv[k].cols * p->lv[k].rows * (sizeof *p->lv[k].pend + sizeof *p->lv[k].filled);
+  return n;
+}
 
 sscor_status sscor_pyramid_write_rows(sscor_pyramid *p, const void *rows, size_t stride,
                                       int nrows) {
   if (p->failed) return failure(p);
-  if (nrows < 0 || p->lv[0].rows_in + nrows > p->height)
+  if (nrows < 0 || p->next_row + nrows > p->height)
     return sscor_fail(SSCOR_E_INVALID, "%s: %d more rows would exceed the image height %d",
                       p->path, nrows, p->height);
-  for (int r = 0; r < nrows; r++) {
-    sscor_status st = push_row(p, 0, (const uint8_t *)rows + (size_t)r * stride);
-    if (st) return st;
-  }
-  return SSCOR_OK;
+  if (nrows == 0) return SSCOR_OK;
+  sscor_status st = sscor_pyramid_write_rect(p, 0, p->next_row, p->width, nrows, -1, rows, stride);
+  if (!st) p->next_row += nrows;
+  return st;
 }
 
 /* Copies the compressed tiles of a finished reduced level behind the others. */
@@ -677,28 +900,18 @@ static sscor_status gather_level(sscor_pyramid *p, level *l) {
 sscor_status sscor_pyramid_finish(sscor_pyramid *p) {
   sscor_status st = SSCOR_OK;
   if (p->failed) st = failure(p);
-  else if (p->lv[0].rows_in != p->height)
+  else if (p->lv[0].done != (uint32_t)(p->lv[0].cols * p->lv[0].rows))
     st = sscor_fail(SSCOR_E_INVALID, "%s: image incomplete: %d of %d rows were written", p->path,
-                    p->lv[0].rows_in, p->height);
-  /* Close each level from the top: an odd last row is paired with itself. */
-  for (int k = 0; k < p->nlevels && !st; k++) {
-    level *l = &p->lv[k];
-    if (l->has_pending && k + 1 < p->nlevels) {
-      l->has_pending = 0;
-      halve_rows(p, l->pending, l->pending, l->w, l->half, p->lv[k + 1].w);
-      st = push_row(p, k + 1, l->half);
-    }
-    if (!st) st = flush_strip(p, l);
-  }
+                    sscor_pyramid_rows_written(p), p->height);
   if (!st) {
     wait_idle(p);
     stop_workers(p);
     if (p->failed) st = failure(p);
   }
   for (int k = 0; k < p->nlevels && !st; k++)
-    if (p->lv[k].rows_in != p->lv[k].h)
-      st = sscor_fail(SSCOR_E_INTERNAL, "%s: level %d got %d of %d rows", p->path, k,
-                      p->lv[k].rows_in, p->lv[k].h);
+    if (p->lv[k].done != (uint32_t)(p->lv[k].cols * p->lv[k].rows))
+      st = sscor_fail(SSCOR_E_INTERNAL, "%s: level %d got %u of %d tiles", p->path, k,
+                      p->lv[k].done, p->lv[k].cols * p->lv[k].rows);
   level *l0 = &p->lv[0];
   if (!st && !TIFFWriteDirectory(l0->tif))
     st = sscor_fail(SSCOR_E_IO, "%s: cannot write: %s", p->path,

@@ -1,12 +1,19 @@
 /* Streaming pyramidal TIFF writer.
  *
- * Rows of the full-resolution image arrive top to bottom; each level keeps one
- * strip of one tile height in memory (as libvips' tiffsave does), halves rows
- * into the next level as they arrive (2x2 box mean, rounded to nearest) and
- * encodes a strip of tiles as soon as it is full. Level 0 goes straight into
- * the output's temporary file; reduced levels go to temporary files of their
- * own whose compressed tiles are copied (not re-encoded) behind level 0 at the
- * end. Memory is a few strips, whatever the image height.
+ * Pixels of the full-resolution image arrive as blocks (any rectangles, or
+ * rows top to bottom), each pixel once. A tile is kept only while it is
+ * being filled: when its last pixel arrives it is halved (2x2 box mean,
+ * rounded to nearest) into one quadrant of its tile on the next level and
+ * handed to the encoder threads, and the same happens level by level. So
+ * memory follows the tiles still open, not the image width: blocks that
+ * finish whole tiles keep only a few tiles per level in flight. Level 0 goes
+ * straight into the output's temporary file (tiles in the order they finish,
+ * which TIFF allows); reduced levels go to temporary files of their own
+ * whose compressed tiles are copied (not re-encoded) behind level 0 at the
+ * end, so every level's directory is complete and contiguous. Beyond a few
+ * dozen tiles being filled at once, the least recently used one is parked in
+ * an unlinked scratch file next to the output (the page cache holds it, not
+ * the process) until its next pixels come.
  *
  * Layout (what OpenSlide 3.4.1 opens as generic-tiff): tiled, full
  * resolution first, every reduced level in the main IFD chain with
@@ -20,6 +27,7 @@
 #define SSCOR_PYRAMID_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "image.h"
 #include "status.h"
@@ -58,12 +66,23 @@ typedef struct sscor_pyramid sscor_pyramid;
 sscor_status sscor_pyramid_open(const char *path, int width, int height, int channels,
                                 sscor_sample_type type, const sscor_pyramid_opts *opts,
                                 sscor_pyramid **out);
-/* Appends nrows full-width rows (interleaved, `stride` bytes apart). */
+/* Writes a w x h block at (x, y): interleaved pixels of every channel
+ * (channel -1) or the samples of one channel, rows `stride` bytes apart.
+ * Fails on blocks outside the image or pixels written twice. */
+sscor_status sscor_pyramid_write_rect(sscor_pyramid *p, int x, int y, int w, int h, int channel,
+                                      const void *data, size_t stride);
+/* Appends nrows full-width rows (interleaved, `stride` bytes apart) below
+ * the rows appended before. */
 sscor_status sscor_pyramid_write_rows(sscor_pyramid *p, const void *rows, size_t stride,
                                       int nrows);
-/* Rows written so far / levels the file will have. */
+/* Pixels written so far, in full rows / levels the file will have. */
 int sscor_pyramid_rows_written(const sscor_pyramid *p);
 int sscor_pyramid_level_count(const sscor_pyramid *p);
+/* Bytes held so far at most: tile buffers (the peak number open at once),
+ * encoder buffers and per-tile bookkeeping. For memory reports. */
+size_t sscor_pyramid_buffer_bytes(const sscor_pyramid *p);
+/* Tiles parked in the scratch file so far (for reports). */
+uint64_t sscor_pyramid_parked(const sscor_pyramid *p);
 /* After the last row: writes the directories, renames into place, frees p.
  * On failure the target is untouched and p is freed all the same. */
 sscor_status sscor_pyramid_finish(sscor_pyramid *p);

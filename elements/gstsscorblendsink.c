@@ -4,9 +4,9 @@
  *
  * Tiles carry a GstSscorTileMeta; overlaps are blended with complementary
  * raised-cosine weights (core/blend.h), so an unmodified stream is written
- * back exactly and corrected tiles meet without seams. Only the band of rows
- * that can still receive tiles is kept; finished rows go straight into the
- * streaming pyramid writer (core/pyramid.h). A buffer without the meta is a
+ * back exactly and corrected tiles meet without seams. Each tile's finished
+ * block goes straight into the streaming pyramid writer (core/pyramid.h),
+ * which encodes output tiles as soon as they are complete. A buffer without the meta is a
  * whole image. The file appears at `location` only when complete; on error,
  * a stream that ends early or a stopped pipeline nothing is left there. */
 #include "gstsscorblendsink.h"
@@ -155,10 +155,10 @@ static gboolean set_caps(GstBaseSink *bsink, GstCaps *caps) {
   return TRUE;
 }
 
-static sscor_status emit_rows(void *user, int y, const void *rows, size_t stride, int nrows) {
-  (void)y;
+static sscor_status emit_block(void *user, int x, int y, int w, int h, int channel,
+                               const void *data, size_t stride) {
   GstSscorBlendSink *s = user;
-  sscor_status st = sscor_pyramid_write_rows(s->writer, rows, stride, nrows);
+  sscor_status st = sscor_pyramid_write_rect(s->writer, x, y, w, h, channel, data, stride);
   int done = sscor_pyramid_rows_written(s->writer);
   if (!st && done >= s->next_progress) {
     /* progress as an element message, every ~5 % */
@@ -256,8 +256,17 @@ static GstFlowReturn render(GstBaseSink *bsink, GstBuffer *buf) {
       ret = GST_FLOW_ERROR;
       goto out;
     }
-    sscor_status st = sscor_band_new((int)s->width, (int)s->height, C, s->type, tile.height,
-                                     m->overlap > 0, emit_rows, s, &s->band);
+    if (m->overlap >= (guint)MIN(tile.width, tile.height)) {
+      GST_ELEMENT_ERROR(s, STREAM, FORMAT,
+                        ("Tile overlap %u is not smaller than the %dx%d tiles", m->overlap,
+                         tile.width, tile.height),
+                        (NULL));
+      reset(s);
+      ret = GST_FLOW_ERROR;
+      goto out;
+    }
+    sscor_status st = sscor_band_new((int)s->width, (int)s->height, C, s->type, tile.width,
+                                     tile.height, (int)m->overlap, emit_block, s, &s->band);
     if (st) {
       GST_ELEMENT_ERROR(s, RESOURCE, NO_SPACE_LEFT, ("%s", sscor_last_error()), (NULL));
       reset(s);
@@ -318,6 +327,10 @@ static gboolean finish(GstSscorBlendSink *s) {
   }
   sscor_status st = SSCOR_OK;
   if (s->band) st = sscor_band_finish(s->band);
+  GST_INFO_OBJECT(s, "memory: blending %.1f MB, pyramid tiles and encoders %.1f MB, %" G_GUINT64_FORMAT " tiles parked",
+                  (s->band ? sscor_band_buffer_bytes(s->band) : 0) / 1048576.0,
+                  sscor_pyramid_buffer_bytes(s->writer) / 1048576.0,
+                  sscor_pyramid_parked(s->writer));
   sscor_pyramid *w = s->writer;
   s->writer = NULL;
   if (st) sscor_pyramid_abort(w);

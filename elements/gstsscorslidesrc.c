@@ -59,8 +59,14 @@ static void set_property(GObject *obj, guint id, const GValue *v, GParamSpec *ps
     s->location = g_value_dup_string(v);
     break;
   case PROP_LEVEL: s->level = g_value_get_int(v); break;
-  case PROP_TILE_WIDTH: s->tile_width = g_value_get_int(v); break;
-  case PROP_TILE_HEIGHT: s->tile_height = g_value_get_int(v); break;
+  case PROP_TILE_WIDTH:
+    s->tile_width = g_value_get_int(v);
+    s->tile_width_set = TRUE;
+    break;
+  case PROP_TILE_HEIGHT:
+    s->tile_height = g_value_get_int(v);
+    s->tile_height_set = TRUE;
+    break;
   case PROP_OVERLAP: s->overlap = g_value_get_int(v); break;
   case PROP_REGION_X: s->region_x = g_value_get_int64(v); break;
   case PROP_REGION_Y: s->region_y = g_value_get_int64(v); break;
@@ -146,7 +152,7 @@ static gboolean parse_channels(GstSscorSlideSrc *s) {
  * emit several frames from it). Posts the error itself. */
 static gboolean load_tile(GstSscorSlideSrc *s) {
   if (s->tile_loaded) return TRUE;
-  int tw = s->tile_width, th = s->tile_height;
+  int tw = s->tw, th = s->th;
   gint64 ix = (gint64)s->col * (tw - s->overlap), iy = (gint64)s->row * (th - s->overlap);
   int vw = (int)MIN((gint64)tw, s->rw - ix), vh = (int)MIN((gint64)th, s->rh - iy);
   size_t spx = (size_t)s->src_channels * sscor_sample_size(s->type);
@@ -208,6 +214,11 @@ static gboolean start(GstBaseSrc *bsrc) {
   s->rh = MIN((gint64)ceil(rh0 / s->downsample), lh - s->ry);
   if (s->rw <= 0 || s->rh <= 0) return SETTINGS_ERROR(s, "the region is empty at level %d", s->level);
   int tw = s->tile_width, th = s->tile_height, ov = s->overlap;
+  /* A default tile larger than a small image becomes one tile of the image;
+   * an explicit one is the user's request and stays an error. */
+  if (!s->tile_width_set && tw > s->rw) tw = (int)s->rw;
+  if (!s->tile_height_set && th > s->rh) th = (int)s->rh;
+  s->tw = tw, s->th = th;
   if (tw <= 0 || th <= 0)
     return SETTINGS_ERROR(s, "tile size %dx%d: both sides must be at least 1", tw, th);
   if (tw > s->rw || th > s->rh)
@@ -305,7 +316,7 @@ static GstFlowReturn create(GstPushSrc *psrc, GstBuffer **out) {
     gst_tag_list_set_scope(tags, GST_TAG_SCOPE_STREAM);
     gst_element_send_event(GST_ELEMENT(s), gst_event_new_tag(tags));
   }
-  int tw = s->tile_width, th = s->tile_height;
+  int tw = s->tw, th = s->th;
   gint64 ix = (gint64)s->col * (tw - s->overlap), iy = (gint64)s->row * (th - s->overlap);
   int vw = (int)MIN((gint64)tw, s->rw - ix), vh = (int)MIN((gint64)th, s->rh - iy);
   size_t ss = sscor_sample_size(s->type);
@@ -383,12 +394,14 @@ static void gst_sscor_slidesrc_class_init(GstSscorSlideSrcClass *klass) {
   g_object_class_install_property(
       oc, PROP_TILE_WIDTH,
       g_param_spec_int("tile-width", "Tile width",
-                       "Width of each emitted tile in pixels (at most the image width)", 0,
+                       "Width of each emitted tile in pixels; left unset, a narrower image is one tile wide, "
+                       "set explicitly it must not exceed the image width", 0,
                        G_MAXINT, DEFAULT_TILE, rw));
   g_object_class_install_property(
       oc, PROP_TILE_HEIGHT,
       g_param_spec_int("tile-height", "Tile height",
-                       "Height of each emitted tile in pixels (at most the image height)", 0,
+                       "Height of each emitted tile in pixels; left unset, a shorter image is one tile high, "
+                       "set explicitly it must not exceed the image height", 0,
                        G_MAXINT, DEFAULT_TILE, rw));
   g_object_class_install_property(
       oc, PROP_OVERLAP,

@@ -19,6 +19,7 @@ struct _GstSscorSlideSrc {
   gchar *location;
   gint level;
   gint tile_width, tile_height, overlap;
+  gboolean tile_width_set, tile_height_set; /* set by the user (else clamped to the image) */
   gint64 region_x, region_y, region_width, region_height;
   gchar *channels;
   guint cache_mb;
@@ -30,6 +31,7 @@ struct _GstSscorSlideSrc {
   gchar *channel_names;
   sscor_sample_type type;
   gint64 rx, ry, rw, rh; /* region at the streamed level */
+  gint tw, th;           /* tile size in use */
   gdouble downsample;
   guint n_cols, n_rows, col, row, chan;
   guint8 *scratch;     /* one tile, every source channel, valid part */

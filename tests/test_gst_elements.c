@@ -287,7 +287,7 @@ static void test_blendsink(void) {
   sscor_image narrow; /* one tile wide, so rows finish as tiles move down */
   sscor_image_alloc(&narrow, 40, 60, 1, SSCOR_U16);
   CHECK(gst_harness_push(h, tile_buffer(&vi, &narrow, 0, 0, tw, th, ov, 0, -1)) == GST_FLOW_OK);
-  CHECK(gst_harness_push(h, tile_buffer(&vi, &narrow, 0, 20, tw, th, ov, 0, -1)) == GST_FLOW_OK);
+  CHECK(gst_harness_push(h, tile_buffer(&vi, &narrow, 0, 30, tw, th, ov, 0, -1)) == GST_FLOW_OK);
   CHECK(gst_harness_push(h, tile_buffer(&vi, &narrow, 0, 0, tw, th, ov, 0, -1)) == GST_FLOW_ERROR);
   sscor_image_free(&narrow);
   gst_harness_teardown(h);

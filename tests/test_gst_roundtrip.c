@@ -27,11 +27,13 @@ static void expect_same_file(const char *path, const sscor_image *ref, const cha
 
 static void roundtrip(const char *in, const sscor_image *ref, int tw, int th, int ov,
                       const char *mid, const char *what) {
-  char desc[2048], err[512], label[2048];
+  char desc[2048], err[512], label[2048], tiles[64] = "";
+  /* tw 0: tile size left to the element's default */
+  if (tw > 0) snprintf(tiles, sizeof tiles, "tile-width=%d tile-height=%d", tw, th);
   snprintf(desc, sizeof desc,
-           "sscorslidesrc location=%s tile-width=%d tile-height=%d overlap=%d ! %s "
+           "sscorslidesrc location=%s %s overlap=%d ! %s "
            "sscorblendsink location=%s compression=zstd tile-size=64",
-           in, tw, th, ov, mid ? mid : "", out_path);
+           in, tiles, ov, mid ? mid : "", out_path);
   snprintf(label, sizeof label, "%s tile %dx%d overlap %d%s%s", what, tw, th, ov,
            mid ? " via " : "", mid ? mid : "");
   unlink(out_path);
@@ -63,6 +65,8 @@ int main(int argc, char **argv) {
   roundtrip(in, &img, 100, 70, 17, "queue !", "gray8 striped");
   roundtrip(in, &img, 333, 211, 0, NULL, "gray8 one tile");
   roundtrip(in, &img, 31, 200, 30, NULL, "gray8 thin tiles");
+  /* smaller than the default 512 tile: one tile of the image */
+  roundtrip(in, &img, 0, 0, 0, NULL, "gray8 default tile on a small image");
   sscor_image_free(&img);
 
   fixture("gray16.tif", 301, 177, 1, SSCOR_U16, 48, 0, COMPRESSION_LZW, in, &img);

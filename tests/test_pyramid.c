@@ -56,8 +56,56 @@ static int files_in_dir(void) {
   return n;
 }
 
+/* Writes img in raster-ordered blocks of bw x bh that do not align with the
+ * tiles (one channel at a time when per_channel), as the blend sink does:
+ * partial tiles pile up along each block row and, in an image wider than
+ * 32 tiles, get parked in the scratch file and read back. */
+static sscor_status write_blocks(const char *path, const sscor_image *img,
+                                 const sscor_pyramid_opts *o, int bw, int bh, int per_channel,
+                                 uint64_t *parked) {
+  sscor_pyramid *p;
+  sscor_status st = sscor_pyramid_open(path, img->width, img->height, img->channels, img->type,
+                                       o, &p);
+  if (st) return st;
+  size_t ss = sscor_sample_size(img->type);
+  sscor_image plane;
+  CHECK(sscor_image_alloc(&plane, bw, bh, 1, img->type) == SSCOR_OK);
+  for (int y = 0; y < img->height && !st; y += bh)
+    for (int x = 0; x < img->width && !st; x += bw) {
+      int w = img->width - x < bw ? img->width - x : bw, h = img->height - y < bh ? img->height - y : bh;
+      const uint8_t *src = sscor_image_row(img, y) + (size_t)x * img->channels * ss;
+      if (!per_channel) {
+        st = sscor_pyramid_write_rect(p, x, y, w, h, -1, src, img->stride);
+        continue;
+      }
+      for (int c = 0; c < img->channels && !st; c++) {
+        for (int r = 0; r < h; r++)
+          for (int i = 0; i < w; i++)
+            memcpy(plane.data + (size_t)r * plane.stride + (size_t)i * ss,
+                   src + (size_t)r * img->stride + ((size_t)i * img->channels + c) * ss, ss);
+        st = sscor_pyramid_write_rect(p, x, y, w, h, c, plane.data, plane.stride);
+      }
+    }
+  sscor_image_free(&plane);
+  *parked = sscor_pyramid_parked(p);
+  if (st) {
+    sscor_pyramid_abort(p);
+    return st;
+  }
+  return sscor_pyramid_finish(p);
+}
+
+static void roundtrip_blocks(int w, int h, int C, sscor_sample_type type, sscor_compression comp,
+                             int subifds, int block, int per_channel);
+
 static void roundtrip(int w, int h, int C, sscor_sample_type type, sscor_compression comp,
                       int subifds) {
+  roundtrip_blocks(w, h, C, type, comp, subifds, 0, 0);
+}
+
+/* block 0: the whole image at once */
+static void roundtrip_blocks(int w, int h, int C, sscor_sample_type type, sscor_compression comp,
+                             int subifds, int block, int per_channel) {
   char path[256];
   snprintf(path, sizeof path, "%s/out.tif", dir);
   sscor_image img;
@@ -74,7 +122,15 @@ static void roundtrip(int w, int h, int C, sscor_sample_type type, sscor_compres
   o.tile_size = 64;
   o.subifds = subifds;
   o.mpp_x = o.mpp_y = 0.5;
-  sscor_status st = sscor_image_write_pyramid(path, &img, &o);
+  sscor_status st;
+  if (block > 0) {
+    uint64_t parked = 0;
+    st = write_blocks(path, &img, &o, block, block * 9 / 10, per_channel, &parked);
+    /* wider than 32 tiles: the bottoms of a block row must have been parked */
+    CHECK_MSG(w <= 32 * 64 || parked > 0, "no tile was parked (%dx%d)", w, h);
+  } else {
+    st = sscor_image_write_pyramid(path, &img, &o);
+  }
   CHECK_MSG(st == SSCOR_OK, "%s", sscor_last_error());
   CHECK(files_in_dir() == 1);
   sscor_slide *s = NULL;
@@ -222,6 +278,10 @@ int main(void) {
   roundtrip(64, 64, 1, SSCOR_U8, SSCOR_COMPRESS_NONE, 0); /* a single level */
   roundtrip(300, 200, 3, SSCOR_U8, SSCOR_COMPRESS_JPEG, 0);
   roundtrip(300, 200, 1, SSCOR_U8, SSCOR_COMPRESS_JPEG, 0);
+  /* blocks that straddle tiles, with parking in images wider than 32 tiles */
+  roundtrip_blocks(300, 200, 3, SSCOR_U8, SSCOR_COMPRESS_DEFLATE, 0, 100, 0);
+  roundtrip_blocks(2600, 300, 1, SSCOR_U16, SSCOR_COMPRESS_ZSTD, 0, 100, 0);
+  roundtrip_blocks(2300, 200, 3, SSCOR_U8, SSCOR_COMPRESS_NONE, 0, 70, 1);
 
   /* failures leave nothing behind */
   sscor_image img;

@@ -105,6 +105,34 @@ cp "$in/big16.tif" "$in/corrupt.tif"
 head -c 4000 /dev/zero | tr '\0' '\377' | dd of="$in/corrupt.tif" bs=1 seek=8 conv=notrunc 2>/dev/null
 expect_fail "corrupt tiles" "corrupt" \
   sscorslidesrc location="$in/corrupt.tif" tile-width=256 tile-height=256 ! $(sink)
+# a corrupt tile in the middle: the error comes from the streaming thread,
+# after preroll; every run must fail with the message, leave no file and not
+# hang (each run is bounded by `launch`'s timeout, whose 124 is a failure)
+cp "$in/big16.tif" "$in/corrupt_mid.tif"
+read -r off count < <(tiffinfo -s -0 "$in/corrupt_mid.tif" 2>/dev/null |
+  awk '$1 == "150:" { gsub(/[][,]/, " "); print $2, $3 }')
+if [ -n "${off:-}" ]; then
+  head -c "$count" /dev/zero | tr '\0' '\125' |
+    dd of="$in/corrupt_mid.tif" bs=1 seek="$off" conv=notrunc 2>/dev/null
+  bad=0
+  for run in $(seq 10); do
+    rm -rf "${out:?}"/* "$out"/.[!.]* 2>/dev/null
+    # with and without a queue (its own streaming thread) in between
+    q=""; [ $((run % 2)) -eq 0 ] && q="queue !"
+    launch sscorslidesrc location="$in/corrupt_mid.tif" tile-width=256 tile-height=256 \
+      ! $q sscorblendsink location="$out/out.tif" >"$tmp/log" 2>&1
+    rc=$?
+    if [ "$rc" -eq 0 ] || [ "$rc" -eq 124 ] || ! grep -q "corrupt or truncated tile 150 of level 0" "$tmp/log" ||
+        [ -n "$(ls -A "$out")" ]; then
+      bad=$((bad + 1))
+      echo "corrupt later tile, run $run: exit $rc, files '$(ls -A "$out")': $(head -c 300 "$tmp/log")"
+    fi
+  done
+  [ "$bad" -eq 0 ] && pass "corrupt later tile: 10 of 10 runs fail cleanly" \
+    || fail "corrupt later tile: $bad of 10 runs did not fail cleanly"
+else
+  fail "corrupt later tile: cannot find tile 150 in $in/corrupt_mid.tif"
+fi
 cp "$in/gray8.tif" "$in/zero.tif"; tiffset -s 256 0 "$in/zero.tif" 2>/dev/null
 expect_fail "zero width" "width|size|range|not a readable" sscorslidesrc location="$in/zero.tif" ! $(sink)
 cp "$in/gray8.tif" "$in/absurd.tif"; tiffset -s 257 2000000000 "$in/absurd.tif" 2>/dev/null
@@ -114,6 +142,16 @@ expect_fail "tile size 0" "tile size 0x" \
   sscorslidesrc location="$in/gray8.tif" tile-width=0 ! $(sink)
 expect_fail "tile larger than image" "larger than the image" \
   sscorslidesrc location="$in/gray8.tif" tile-width=600 tile-height=100 ! $(sink)
+expect_fail "explicit tile height larger than image" "tile size 400x400 is larger than the image" \
+  sscorslidesrc location="$in/gray16.tif" tile-height=400 ! $(sink)
+# the default tile (512) on a smaller image is one tile of the image
+rm -rf "${out:?}"/*
+launch sscorslidesrc location="$in/gray16.tif" ! sscorblendsink location="$out/small.tif" \
+    tile-size=64 >"$tmp/log" 2>&1 && [ -f "$out/small.tif" ] \
+  && [ "$(tiffinfo "$out/small.tif" 2>/dev/null | grep -m1 'Image Width')" = \
+       "$(tiffinfo "$in/gray16.tif" 2>/dev/null | grep -m1 'Image Width')" ] \
+  && pass "default tile on a 400x300 image" || fail "default tile on a 400x300 image: $(head -c 400 "$tmp/log")"
+rm -f "$out"/*
 expect_fail "overlap >= tile" "overlap 64 must be smaller" \
   sscorslidesrc location="$in/gray8.tif" tile-width=64 tile-height=64 overlap=64 ! $(sink)
 expect_fail "level out of range" "level=7" sscorslidesrc location="$in/gray8.tif" level=7 ! $(sink)
