@@ -136,9 +136,15 @@ sscor_status sscor_corrector_new(const sscor_model *m, const sscor_correct_param
   sscor_corrector *c = calloc(1, sizeof *c);
   if (!c) return sscor_fail(SSCOR_E_NOMEM, "corrector: out of memory");
   c->m = m;
+  sscor_status st;
+  if (!m->corrector && !m->flatfield) {
+    st = sscor_fail(SSCOR_E_INVALID,
+                    "model holds only a geometry (an image analysis), nothing to correct with: estimate "
+                    "a flat-field or train a corrector");
+    goto fail;
+  }
   if (p) c->p = *p;
   else sscor_correct_params_default(&c->p);
-  sscor_status st;
   if (m->geometry) {
     if ((st = sscor_model_get_flatfield(m, &c->g, &c->ff))) goto fail;
     c->has_geom = 1;
@@ -352,33 +358,29 @@ static sscor_status slide_region_reader(void *user, int x, int y, int w, int h, 
   return SSCOR_OK;
 }
 
-sscor_status sscor_analyse_slide(const char *path, const sscor_analyse_params *p,
-                                 sscor_geometry *g, sscor_flatfield **ff, sscor_image *coarse_out,
-                                 sscor_analyse_report *rep) {
+/* The analysis itself, over any reader of the full-resolution image: the
+ * reduced image band by band (`scale` rows make one reduced row, so memory is
+ * a band plus the reduced image), then detection or the geometry file, then
+ * the flat-field (or only the foreground threshold). `name` names the image
+ * in messages. */
+static sscor_status analyse(const char *name, int W, int H, sscor_region_reader reader, void *user,
+                            const sscor_analyse_params *p, sscor_geometry *g, sscor_flatfield **ff,
+                            sscor_image *coarse_out, sscor_analyse_report *rep) {
   *ff = NULL;
   memset(rep, 0, sizeof *rep);
   memset(g, 0, sizeof *g);
-  slide_reader rd = {0};
   sscor_image coarse = {0};
-  sscor_status st = sscor_slide_open(path, &rd.s);
-  if (st) return st;
-  rd.info = sscor_slide_get_info(rd.s);
-  int64_t W64, H64;
-  if ((st = sscor_slide_level_size(rd.s, 0, &W64, &H64))) goto done;
-  int W = (int)W64, H = (int)H64;
+  sscor_status st = SSCOR_OK;
   int scale = p->scale;
   if (scale <= 0) {
     scale = 4;
     while ((double)(W / scale) * (H / scale) > 64e6) scale *= 2; /* keep the reduced image small */
   }
-  if (W / scale < 16 || H / scale < 16) {
-    st = sscor_fail(SSCOR_E_INVALID, "%s: %dx%d is too small to analyse at reduction %d", path, W, H, scale);
-    goto done;
-  }
+  if (W / scale < 16 || H / scale < 16)
+    return sscor_fail(SSCOR_E_INVALID, "%s: %dx%d is too small to analyse at reduction %d", name, W, H, scale);
   rep->scale = scale;
-  if ((st = sscor_image_alloc(&coarse, W / scale, H / scale, 1, SSCOR_F32))) goto done;
+  if ((st = sscor_image_alloc(&coarse, W / scale, H / scale, 1, SSCOR_F32))) return st;
   {
-    /* Band by band: `scale` full-resolution rows make one reduced row. */
     int rows = scale;
     while (rows * 2 <= 256 && rows * 2 <= H) rows *= 2;
     float *band = malloc(sizeof(float) * (size_t)W * rows);
@@ -386,13 +388,13 @@ sscor_status sscor_analyse_slide(const char *path, const sscor_analyse_params *p
     if (!band || !acc) {
       free(band);
       free(acc);
-      st = sscor_fail(SSCOR_E_NOMEM, "%s: out of memory for the reduced image", path);
+      st = sscor_fail(SSCOR_E_NOMEM, "%s: out of memory for the reduced image", name);
       goto done;
     }
     for (int y0 = 0; y0 < coarse.height * scale && !st; y0 += rows) {
       int h = rows;
       if (y0 + h > coarse.height * scale) h = coarse.height * scale - y0;
-      if ((st = slide_region_reader(&rd, 0, y0, W, h, band))) break;
+      if ((st = reader(user, 0, y0, W, h, band))) break;
       for (int cy = 0; cy < h / scale; cy++) {
         memset(acc, 0, sizeof(double) * (size_t)coarse.width);
         for (int yy = 0; yy < scale; yy++) {
@@ -411,22 +413,24 @@ sscor_status sscor_analyse_slide(const char *path, const sscor_analyse_params *p
     if ((st = sscor_geometry_read(p->geometry_file, g))) goto done;
     if (g->width != W || g->height != H) {
       st = sscor_fail(SSCOR_E_INVALID, "%s: describes a %dx%d image, %s is %dx%d", p->geometry_file,
-                      g->width, g->height, path, W, H);
+                      g->width, g->height, name, W, H);
       goto done;
     }
     snprintf(rep->detect.summary, sizeof rep->detect.summary, "geometry from %s: %d tiles",
              p->geometry_file, g->n_tiles);
   } else {
     rep->detected = 1;
-    if ((st = sscor_detect_geometry(&coarse, scale, W, H, slide_region_reader, &rd, &p->detect, g,
-                                    &rep->detect)))
+    if ((st = sscor_detect_geometry(&coarse, scale, W, H, reader, user, &p->detect, g, &rep->detect)))
       goto done;
   }
   if (g->n_tiles < 2 || g->orientation == SSCOR_ORIENT_NONE) {
-    st = sscor_fail(SSCOR_E_INVALID, "%s: no stripes found (%s)", path, rep->detect.summary);
+    st = sscor_fail(SSCOR_E_INVALID, "%s: no stripes found (%s)", name, rep->detect.summary);
     goto done;
   }
-  st = sscor_flatfield_estimate(g, &coarse, scale, slide_region_reader, &rd, &p->flat, ff, &rep->flat);
+  if (p->no_flatfield)
+    rep->flat.foreground = p->flat.foreground > 0 ? p->flat.foreground : sscor_foreground_threshold(&coarse);
+  else
+    st = sscor_flatfield_estimate(g, &coarse, scale, reader, user, &p->flat, ff, &rep->flat);
 done:
   if (st) {
     sscor_geometry_free(g);
@@ -437,9 +441,32 @@ done:
   } else {
     sscor_image_free(&coarse);
   }
+  return st;
+}
+
+sscor_status sscor_analyse_slide(const char *path, const sscor_analyse_params *p,
+                                 sscor_geometry *g, sscor_flatfield **ff, sscor_image *coarse_out,
+                                 sscor_analyse_report *rep) {
+  *ff = NULL;
+  memset(rep, 0, sizeof *rep);
+  memset(g, 0, sizeof *g);
+  slide_reader rd = {0};
+  sscor_status st = sscor_slide_open(path, &rd.s);
+  if (st) return st;
+  rd.info = sscor_slide_get_info(rd.s);
+  int64_t W64, H64;
+  if (!(st = sscor_slide_level_size(rd.s, 0, &W64, &H64)))
+    st = analyse(path, (int)W64, (int)H64, slide_region_reader, &rd, p, g, ff, coarse_out, rep);
   free(rd.buf);
   sscor_slide_close(rd.s);
   return st;
+}
+
+sscor_status sscor_analyse_image(const sscor_image *img, const char *name, const sscor_analyse_params *p,
+                                 sscor_geometry *g, sscor_flatfield **ff, sscor_image *coarse_out,
+                                 sscor_analyse_report *rep) {
+  return analyse(name ? name : "image", img->width, img->height, sscor_image_region_reader, (void *)img, p,
+                 g, ff, coarse_out, rep);
 }
 
 /* ---- learned refinement ------------------------------------------------- */

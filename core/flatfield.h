@@ -58,6 +58,10 @@ sscor_status sscor_flatfield_estimate(const sscor_geometry *g, const sscor_image
                                       const sscor_flatfield_params *params, sscor_flatfield **out,
                                       sscor_flatfield_report *report);
 void sscor_flatfield_free(sscor_flatfield *ff);
+/* The automatic foreground (tissue) threshold of a reduced image, as the
+ * estimate uses it when params->foreground is 0: Otsu on the log intensity of
+ * its data (non-zero, finite) pixels; 0 when it holds no data. */
+double sscor_foreground_threshold(const sscor_image *coarse);
 
 /* S at image point (x,y) (pixel centre at x+0.5); 1 outside every tile. */
 double sscor_flatfield_gain(const sscor_flatfield *ff, double x, double y);

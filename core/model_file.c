@@ -215,8 +215,8 @@ sscor_status sscor_model_to_memory(const sscor_model *m, uint8_t **buf, size_t *
   TRY(check_meta(m, "model"));
   if (m->flatfield && !m->geometry)
     return sscor_fail(SSCOR_E_INVALID, "model: a flat-field needs its geometry");
-  if (!m->corrector && !m->flatfield)
-    return sscor_fail(SSCOR_E_INVALID, "model: neither a corrector network nor a flat-field");
+  if (!m->corrector && !m->flatfield && !m->geometry)
+    return sscor_fail(SSCOR_E_INVALID, "model: neither a corrector network nor a flat-field nor a geometry");
   if (m->corrector && m->corrector->cfg.kind != SSCOR_NET_GENERATOR)
     return sscor_fail(SSCOR_E_INVALID, "model: no corrector network");
   if (m->corrector && (m->corrector->cfg.in_ch != m->channels || m->corrector->cfg.out_ch != m->channels))
@@ -554,8 +554,9 @@ static sscor_status model_parse(const uint8_t *buf, size_t len, const char *name
   }
   if (m->flatfield && !m->geometry)
     return sscor_fail(SSCOR_E_FORMAT, "%s: the model holds a flat-field (FLAT) but no geometry (GEOM)", name);
-  if (!m->corrector && !m->flatfield)
-    return sscor_fail(SSCOR_E_FORMAT, "%s: the model holds no corrector network (G_C) and no flat-field", name);
+  if (!m->corrector && !m->flatfield && !m->geometry)
+    return sscor_fail(SSCOR_E_FORMAT, "%s: the model holds no corrector network (G_C), no flat-field and no geometry",
+                      name);
   if (!m->corrector) return SSCOR_OK;
   const sscor_net_config *c = &m->corrector->cfg;
   if (c->in_ch != m->channels || c->out_ch != m->channels)

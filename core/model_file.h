@@ -37,6 +37,8 @@
  *         f64 knots u[nk], f64 knots v[nk], f64 log F[nk*nk],
  *         f64 log gain[nt] when has tile gains. Needs GEOM.
  *         A model holds G_C, or FLAT, or both (flat-field first, then G_C).
+ *         An image analysis (sscorsample's "sscor-analysis" event) may hold
+ *         GEOM alone: it loads, but there is nothing to correct with.
  *   CRC
  *
  * A checkpoint (content 2) holds META, then the four NET sections (G_C, G_S,
