@@ -358,6 +358,30 @@ static sscor_status slide_region_reader(void *user, int x, int y, int w, int h, 
   return SSCOR_OK;
 }
 
+/* Loads the artifact mask a geometry file names (a relative path is taken
+ * from the geometry file's folder); it must match the image size. */
+static sscor_status load_mask(sscor_geometry *g, const char *geometry_file) {
+  if (!g->mask_path || g->mask.data) return SSCOR_OK;
+  char *path = NULL;
+  if (g->mask_path[0] != '/' && strrchr(geometry_file, '/')) {
+    size_t dl = (size_t)(strrchr(geometry_file, '/') - geometry_file);
+    path = malloc(dl + strlen(g->mask_path) + 2);
+    if (!path) return sscor_fail(SSCOR_E_NOMEM, "out of memory");
+    memcpy(path, geometry_file, dl);
+    path[dl] = '/';
+    strcpy(path + dl + 1, g->mask_path);
+  }
+  sscor_status st = sscor_image_read(path ? path : g->mask_path, &g->mask);
+  if (!st && (g->mask.width != g->width || g->mask.height != g->height)) {
+    st = sscor_fail(SSCOR_E_INVALID, "%s: mask %s is %dx%d, the image %dx%d", geometry_file,
+                    path ? path : g->mask_path, g->mask.width, g->mask.height, g->width, g->height);
+    sscor_image_free(&g->mask);
+    memset(&g->mask, 0, sizeof g->mask);
+  }
+  free(path);
+  return st;
+}
+
 /* The analysis itself, over any reader of the full-resolution image: the
  * reduced image band by band (`scale` rows make one reduced row, so memory is
  * a band plus the reduced image), then detection or the geometry file, then
@@ -416,18 +440,20 @@ static sscor_status analyse(const char *name, int W, int H, sscor_region_reader 
                       g->width, g->height, name, W, H);
       goto done;
     }
-    snprintf(rep->detect.summary, sizeof rep->detect.summary, "geometry from %s: %d tiles",
-             p->geometry_file, g->n_tiles);
+    if ((st = load_mask(g, p->geometry_file))) goto done;
+    snprintf(rep->detect.summary, sizeof rep->detect.summary, "geometry from %s: %d tiles, %d regions%s",
+             p->geometry_file, g->n_tiles, g->n_regions, g->mask.data ? ", a mask" : "");
   } else {
     rep->detected = 1;
     if ((st = sscor_detect_geometry(&coarse, scale, W, H, reader, user, &p->detect, g, &rep->detect)))
       goto done;
   }
-  if (g->n_tiles < 2 || g->orientation == SSCOR_ORIENT_NONE) {
+  int stripes = g->n_tiles >= 2 && g->orientation != SSCOR_ORIENT_NONE;
+  if (!stripes && !(p->allow_no_stripes && (g->n_regions || g->mask.data))) {
     st = sscor_fail(SSCOR_E_INVALID, "%s: no stripes found (%s)", name, rep->detect.summary);
     goto done;
   }
-  if (p->no_flatfield)
+  if (p->no_flatfield || !stripes)
     rep->flat.foreground = p->flat.foreground > 0 ? p->flat.foreground : sscor_foreground_threshold(&coarse);
   else
     st = sscor_flatfield_estimate(g, &coarse, scale, reader, user, &p->flat, ff, &rep->flat);

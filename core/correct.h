@@ -69,6 +69,8 @@ typedef struct {
   sscor_detect_params detect;
   sscor_flatfield_params flat;
   int no_flatfield;          /* 1: geometry and foreground threshold only (*ff comes back NULL) */
+  int allow_no_stripes;      /* 1: a geometry file with artifact regions or a mask but no seams is
+                                fine (artifact sampling; no flat-field then) */
 } sscor_analyse_params;
 
 void sscor_analyse_params_default(sscor_analyse_params *p);
@@ -81,7 +83,8 @@ typedef struct {
 } sscor_analyse_report;
 
 /* Reads `path` level 0 in bands, builds the reduced image, detects (or
- * reads) the geometry and estimates the flat-field. Fails with
+ * reads) the geometry, loads the artifact mask a geometry file names, and
+ * estimates the flat-field. Fails with
  * SSCOR_E_INVALID "no stripes found" when detection finds no seams. The
  * caller frees g and ff. coarse (optional) receives the reduced image. */
 sscor_status sscor_analyse_slide(const char *path, const sscor_analyse_params *p,
@@ -94,7 +97,6 @@ sscor_status sscor_analyse_image(const sscor_image *img, const char *name, const
                                  sscor_geometry *g, sscor_flatfield **ff, sscor_image *coarse,
                                  sscor_analyse_report *report);
 
-#endif
 
 /* ---- learned refinement ------------------------------------------------- */
 
@@ -124,3 +126,5 @@ sscor_status sscor_refine_train(const char *path, const sscor_geometry *g, const
                                 const sscor_image *coarse, int scale, double fg,
                                 const sscor_refine_params *p, sscor_refine_progress_fn cb, void *user,
                                 sscor_model *m, int *n_pairs);
+
+#endif
