@@ -31,6 +31,8 @@ struct sscor_corrector {
 
 /* ---- FLAT section (layout in model_file.h) ------------------------------ */
 
+#define FLAT_HAS_OVERLAP 1u /* flags: the log overlap factor follows the tile gains */
+
 static void put_u32(uint8_t **p, uint32_t v) {
   for (int i = 0; i < 4; i++) *(*p)++ = (uint8_t)(v >> (8 * i));
 }
@@ -64,10 +66,10 @@ sscor_status sscor_model_set_flatfield(sscor_model *m, const sscor_geometry *g,
   if (ff) {
     int nk;
     const double *ku, *kv, *f, *gain;
-    double dark;
-    sscor_flatfield_params_of(ff, &nk, &ku, &kv, &f, &gain, &dark);
+    double dark, overlap;
+    sscor_flatfield_params_of(ff, &nk, &ku, &kv, &f, &gain, &dark, &overlap);
     int nt = g->n_tiles;
-    len = 16 + 8 + 16 * (size_t)nk + 8 * (size_t)nk * nk + (gain ? 8 * (size_t)nt : 0);
+    len = 16 + 8 + 16 * (size_t)nk + 8 * (size_t)nk * nk + (gain ? 8 * (size_t)nt : 0) + (overlap != 0 ? 8 : 0);
     buf = malloc(len);
     if (!buf) {
       free(text);
@@ -77,12 +79,13 @@ sscor_status sscor_model_set_flatfield(sscor_model *m, const sscor_geometry *g,
     put_u32(&p, (uint32_t)nk);
     put_u32(&p, (uint32_t)nt);
     put_u32(&p, gain ? 1 : 0);
-    put_u32(&p, 0);
+    put_u32(&p, overlap != 0 ? FLAT_HAS_OVERLAP : 0);
     put_f64(&p, dark);
     for (int i = 0; i < nk; i++) put_f64(&p, ku[i]);
     for (int i = 0; i < nk; i++) put_f64(&p, kv[i]);
     for (int i = 0; i < nk * nk; i++) put_f64(&p, f[i]);
     for (int i = 0; gain && i < nt; i++) put_f64(&p, gain[i]);
+    if (overlap != 0) put_f64(&p, overlap);
   }
   free(m->geometry);
   free(m->flatfield);
@@ -104,11 +107,12 @@ sscor_status sscor_model_get_flatfield(const sscor_model *m, sscor_geometry *g, 
     return sscor_fail(SSCOR_E_CORRUPT, "model: FLAT section too short (%zu bytes)", m->flatfield_len);
   }
   int nk = (int)get_u32(&p), nt = (int)get_u32(&p), has_gain = (int)get_u32(&p);
-  (void)get_u32(&p);
+  uint32_t flags = get_u32(&p);
   double dark = get_f64(&p);
   size_t need = 24 + 16 * (size_t)(nk > 0 ? nk : 0) + 8 * (size_t)(nk > 0 ? nk : 0) * (nk > 0 ? nk : 0) +
-                (has_gain ? 8 * (size_t)(nt > 0 ? nt : 0) : 0);
-  if (nk < 2 || nk > 64 || nt < 0 || has_gain > 1 || need != m->flatfield_len) {
+                (has_gain ? 8 * (size_t)(nt > 0 ? nt : 0) : 0) + (flags & FLAT_HAS_OVERLAP ? 8 : 0);
+  if (nk < 2 || nk > 64 || nt < 0 || has_gain > 1 || (flags & ~(uint32_t)FLAT_HAS_OVERLAP) ||
+      need != m->flatfield_len) {
     sscor_geometry_free(g);
     return sscor_fail(SSCOR_E_CORRUPT,
                       "model: FLAT section of %zu bytes does not fit %d knots and %d tiles",
@@ -121,8 +125,9 @@ sscor_status sscor_model_get_flatfield(const sscor_model *m, sscor_geometry *g, 
   }
   size_t n = 0;
   while (p < end) v[n++] = get_f64(&p);
+  double overlap = flags & FLAT_HAS_OVERLAP ? v[n - 1] : 0.0;
   st = sscor_flatfield_from_params(g, nk, v, v + nk, v + 2 * nk, has_gain ? v + 2 * nk + nk * nk : NULL,
-                                   nt, dark, ff);
+                                   nt, dark, overlap, ff);
   free(v);
   if (st) sscor_geometry_free(g);
   return st;

@@ -742,7 +742,8 @@ sscor_status sscor_flatfield_apply(const sscor_flatfield *ff, sscor_image *regio
 
 void sscor_flatfield_params_of(const sscor_flatfield *ff, int *nk, const double **ku,
                                const double **kv, const double **logf, const double **log_gain,
-                               double *dark) {
+                               double *dark, double *log_overlap) {
+  *log_overlap = ff->has_overlap ? ff->overlap : 0.0;
   *nk = ff->nk;
   *ku = ff->ku;
   *kv = ff->kv;
@@ -754,8 +755,10 @@ void sscor_flatfield_params_of(const sscor_flatfield *ff, int *nk, const double 
 sscor_status sscor_flatfield_from_params(const sscor_geometry *g, int nk, const double *ku,
                                          const double *kv, const double *logf,
                                          const double *log_gain, int n_gain, double dark,
-                                         sscor_flatfield **out) {
+                                         double log_overlap, sscor_flatfield **out) {
   *out = NULL;
+  if (!isfinite(log_overlap) || fabs(log_overlap) > 20)
+    return sscor_fail(SSCOR_E_FORMAT, "flat-field: overlap factor is not finite or absurd");
   if (g->n_tiles < 1) return sscor_fail(SSCOR_E_INVALID, "flat-field: the geometry has no tiles");
   if (nk < 2 || nk > 64) return sscor_fail(SSCOR_E_FORMAT, "flat-field: %d knots per axis (needs 2..64)", nk);
   if (log_gain && n_gain != g->n_tiles)
@@ -780,6 +783,8 @@ sscor_status sscor_flatfield_from_params(const sscor_geometry *g, int nk, const 
   }
   ff->nk = nk;
   ff->dark = dark;
+  ff->has_overlap = log_overlap != 0.0;
+  ff->overlap = log_overlap;
   ff->ku = malloc(sizeof(double) * nk);
   ff->kv = malloc(sizeof(double) * nk);
   ff->f = malloc(sizeof(double) * (size_t)nk * nk);

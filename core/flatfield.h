@@ -79,14 +79,15 @@ sscor_status sscor_flatfield_apply(const sscor_flatfield *ff, sscor_image *regio
 /* ---- storage (model files, core/correct.h) ------------------------------ */
 
 /* The fitted field's numbers: nk knots per axis at ku/kv (tile px), log F at
- * the knots (nk*nk, row v major), log gain per tile (NULL when none), dark.
+ * the knots (nk*nk, row v major), log gain per tile (NULL when none), dark,
+ * and the log factor of pixels covered by 2+ tiles (0 when none).
  * Pointers stay owned by ff. */
 void sscor_flatfield_params_of(const sscor_flatfield *ff, int *nk, const double **ku,
                                const double **kv, const double **logf, const double **log_gain,
-                               double *dark);
+                               double *dark, double *log_overlap);
 /* Rebuilds a field from those numbers for geometry g (copied); refuses
  * non-finite or unordered knots and a tile count that does not match g. */
 sscor_status sscor_flatfield_from_params(const sscor_geometry *g, int nk, const double *ku,
                                          const double *kv, const double *logf,
                                          const double *log_gain, int n_gain, double dark,
-                                         sscor_flatfield **out);
+                                         double log_overlap, sscor_flatfield **out);

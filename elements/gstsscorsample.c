@@ -128,8 +128,8 @@ static gboolean check_settings(GstSscorSample *s) {
   if (file) { /* fail now, not after the first tile, on a missing or malformed file */
     sscor_geometry g;
     if (sscor_geometry_read(s->geometry_location, &g)) {
-      GST_ELEMENT_ERROR(s, RESOURCE, READ, ("Cannot use geometry file %s", s->geometry_location),
-                        ("%s", sscor_last_error()));
+      GST_ELEMENT_ERROR(s, RESOURCE, READ, ("%s", sscor_last_error()),
+                        ("geometry-location=%s: cannot use it", s->geometry_location));
       return FALSE;
     }
     sscor_geometry_free(&g);
@@ -187,8 +187,8 @@ static gboolean use_analysis(GstSscorSample *s, const sscor_geometry *g, const s
   GST_INFO_OBJECT(s, "%s: %s", name, rep->detect.summary);
   free(text);
   if (s->geometry_output && *s->geometry_output && sscor_geometry_write(g, s->geometry_output)) {
-    GST_ELEMENT_ERROR(s, RESOURCE, WRITE, ("Cannot write the geometry to %s", s->geometry_output),
-                      ("%s", sscor_last_error()));
+    GST_ELEMENT_ERROR(s, RESOURCE, WRITE, ("%s", sscor_last_error()),
+                      ("geometry-output=%s: cannot write it", s->geometry_output));
     return FALSE;
   }
   sscor_sample_params sp;
@@ -204,7 +204,7 @@ static gboolean use_analysis(GstSscorSample *s, const sscor_geometry *g, const s
   sp.artifacts = s->artifacts;
   free_pairs(s);
   if (sscor_sample_pairs(g, coarse, rep->scale, &sp, &s->pairs, &s->n_pairs)) {
-    GST_ELEMENT_ERROR(s, STREAM, FAILED, ("Cannot sample pairs from %s", name), ("%s", sscor_last_error()));
+    GST_ELEMENT_ERROR(s, STREAM, FAILED, ("%s", sscor_last_error()), ("while sampling pairs from %s", name));
     return FALSE;
   }
   if (s->n_pairs < MIN_PAIRS) {
@@ -281,7 +281,7 @@ static GstFlowReturn process_image(GstSscorSample *s, const sscor_image *img, co
   sscor_image coarse = {0};
   sscor_analyse_report rep;
   if (sscor_analyse_image(img, name, &ap, &g, &ff, &coarse, &rep)) {
-    GST_ELEMENT_ERROR(s, STREAM, FAILED, ("Cannot analyse %s", name), ("%s", sscor_last_error()));
+    GST_ELEMENT_ERROR(s, STREAM, FAILED, ("%s", sscor_last_error()), ("while analysing %s", name));
     return GST_FLOW_ERROR;
   }
   GstFlowReturn ret = GST_FLOW_ERROR;
@@ -323,7 +323,7 @@ static GstFlowReturn start_tiles(GstSscorSample *s, const GstSscorTileMeta *m) {
       sscor_image coarse = {0};
       sscor_analyse_report rep;
       if (sscor_analyse_slide(s->location, &ap, &g, &ff, &coarse, &rep)) {
-        GST_ELEMENT_ERROR(s, STREAM, FAILED, ("Cannot analyse %s", s->location), ("%s", sscor_last_error()));
+        GST_ELEMENT_ERROR(s, STREAM, FAILED, ("%s", sscor_last_error()), ("while analysing %s", s->location));
         return GST_FLOW_ERROR;
       }
       gboolean ok = use_analysis(s, &g, ff, &coarse, &rep, s->location);
@@ -664,8 +664,8 @@ static void gst_sscor_sample_class_init(GstSscorSampleClass *klass) {
       oc, PROP_MAX_MEMORY,
       g_param_spec_uint("max-memory", "Max memory", "MB a tile stream may occupy when it must be gathered in "
                         "memory (a region, another level, no file location); a whole level 0 from "
-                        "sscorslidesrc is read from its file in bounded memory instead",
-                        1, G_MAXUINT, DEFAULT_MAX_MEMORY, rw));
+                        "sscorslidesrc is read from its file in bounded memory instead (0 = never gather)",
+                        0, G_MAXUINT, DEFAULT_MAX_MEMORY, rw));
   gst_element_class_add_static_pad_template(ec, &sink_template);
   gst_element_class_add_static_pad_template(ec, &src_template);
   gst_element_class_set_static_metadata(
