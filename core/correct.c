@@ -31,6 +31,7 @@ struct sscor_corrector {
 
 /* ---- FLAT section (layout in model_file.h) ------------------------------ */
 
+
 static void put_u32(uint8_t **p, uint32_t v) {
   for (int i = 0; i < 4; i++) *(*p)++ = (uint8_t)(v >> (8 * i));
 }
@@ -145,9 +146,15 @@ sscor_status sscor_corrector_new(const sscor_model *m, const sscor_correct_param
   sscor_corrector *c = calloc(1, sizeof *c);
   if (!c) return sscor_fail(SSCOR_E_NOMEM, "corrector: out of memory");
   c->m = m;
+  sscor_status st;
+  if (!m->corrector && !m->flatfield) {
+    st = sscor_fail(SSCOR_E_INVALID,
+                    "model holds only a geometry (an image analysis), nothing to correct with: estimate "
+                    "a flat-field or train a corrector");
+    goto fail;
+  }
   if (p) c->p = *p;
   else sscor_correct_params_default(&c->p);
-  sscor_status st;
   if (m->geometry) {
     if ((st = sscor_model_get_flatfield(m, &c->g, &c->ff))) goto fail;
     c->has_geom = 1;
@@ -361,20 +368,43 @@ static sscor_status slide_region_reader(void *user, int x, int y, int w, int h, 
   return SSCOR_OK;
 }
 
-sscor_status sscor_analyse_slide(const char *path, const sscor_analyse_params *p,
-                                 sscor_geometry *g, sscor_flatfield **ff, sscor_image *coarse_out,
-                                 sscor_analyse_report *rep) {
+/* Loads the artifact mask a geometry file names (a relative path is taken
+ * from the geometry file's folder); it must match the image size. */
+static sscor_status load_mask(sscor_geometry *g, const char *geometry_file) {
+  if (!g->mask_path || g->mask.data) return SSCOR_OK;
+  char *path = NULL;
+  if (g->mask_path[0] != '/' && strrchr(geometry_file, '/')) {
+    size_t dl = (size_t)(strrchr(geometry_file, '/') - geometry_file);
+    path = malloc(dl + strlen(g->mask_path) + 2);
+    if (!path) return sscor_fail(SSCOR_E_NOMEM, "out of memory");
+    memcpy(path, geometry_file, dl);
+    path[dl] = '/';
+    strcpy(path + dl + 1, g->mask_path);
+  }
+  sscor_status st = sscor_image_read(path ? path : g->mask_path, &g->mask);
+  if (!st && (g->mask.width != g->width || g->mask.height != g->height)) {
+    st = sscor_fail(SSCOR_E_INVALID, "%s: mask %s is %dx%d, the image %dx%d", geometry_file,
+                    path ? path : g->mask_path, g->mask.width, g->mask.height, g->width, g->height);
+    sscor_image_free(&g->mask);
+    memset(&g->mask, 0, sizeof g->mask);
+  }
+  free(path);
+  return st;
+}
+
+/* The analysis itself, over any reader of the full-resolution image: the
+ * reduced image band by band (`scale` rows make one reduced row, so memory is
+ * a band plus the reduced image), then detection or the geometry file, then
+ * the flat-field (or only the foreground threshold). `name` names the image
+ * in messages. */
+static sscor_status analyse(const char *name, int W, int H, sscor_region_reader reader, void *user,
+                            const sscor_analyse_params *p, sscor_geometry *g, sscor_flatfield **ff,
+                            sscor_image *coarse_out, sscor_analyse_report *rep) {
   *ff = NULL;
   memset(rep, 0, sizeof *rep);
   memset(g, 0, sizeof *g);
-  slide_reader rd = {0};
   sscor_image coarse = {0};
-  sscor_status st = sscor_slide_open(path, &rd.s);
-  if (st) return st;
-  rd.info = sscor_slide_get_info(rd.s);
-  int64_t W64, H64;
-  if ((st = sscor_slide_level_size(rd.s, 0, &W64, &H64))) goto done;
-  int W = (int)W64, H = (int)H64;
+  sscor_status st = SSCOR_OK;
   int scale = p->scale;
   if (scale <= 0) {
     /* 4 on slides; less on small images, whose seams would otherwise be a
@@ -384,14 +414,11 @@ sscor_status sscor_analyse_slide(const char *path, const sscor_analyse_params *p
     while (scale > 1 && (W < H ? W : H) / scale < 512) scale /= 2;
     while ((double)(W / scale) * (H / scale) > 64e6) scale *= 2; /* keep the reduced image small */
   }
-  if (W / scale < 16 || H / scale < 16) {
-    st = sscor_fail(SSCOR_E_INVALID, "%s: %dx%d is too small to analyse at reduction %d", path, W, H, scale);
-    goto done;
-  }
+  if (W / scale < 16 || H / scale < 16)
+    return sscor_fail(SSCOR_E_INVALID, "%s: %dx%d is too small to analyse at reduction %d", name, W, H, scale);
   rep->scale = scale;
-  if ((st = sscor_image_alloc(&coarse, W / scale, H / scale, 1, SSCOR_F32))) goto done;
+  if ((st = sscor_image_alloc(&coarse, W / scale, H / scale, 1, SSCOR_F32))) return st;
   {
-    /* Band by band: `scale` full-resolution rows make one reduced row. */
     int rows = scale;
     while (rows * 2 <= 256 && rows * 2 <= H) rows *= 2;
     float *band = malloc(sizeof(float) * (size_t)W * rows);
@@ -399,13 +426,13 @@ sscor_status sscor_analyse_slide(const char *path, const sscor_analyse_params *p
     if (!band || !acc) {
       free(band);
       free(acc);
-      st = sscor_fail(SSCOR_E_NOMEM, "%s: out of memory for the reduced image", path);
+      st = sscor_fail(SSCOR_E_NOMEM, "%s: out of memory for the reduced image", name);
       goto done;
     }
     for (int y0 = 0; y0 < coarse.height * scale && !st; y0 += rows) {
       int h = rows;
       if (y0 + h > coarse.height * scale) h = coarse.height * scale - y0;
-      if ((st = slide_region_reader(&rd, 0, y0, W, h, band))) break;
+      if ((st = reader(user, 0, y0, W, h, band))) break;
       for (int cy = 0; cy < h / scale; cy++) {
         memset(acc, 0, sizeof(double) * (size_t)coarse.width);
         for (int yy = 0; yy < scale; yy++) {
@@ -424,26 +451,25 @@ sscor_status sscor_analyse_slide(const char *path, const sscor_analyse_params *p
     if ((st = sscor_geometry_read(p->geometry_file, g))) goto done;
     if (g->width != W || g->height != H) {
       st = sscor_fail(SSCOR_E_INVALID, "%s: describes a %dx%d image, %s is %dx%d", p->geometry_file,
-                      g->width, g->height, path, W, H);
+                      g->width, g->height, name, W, H);
       goto done;
     }
-    snprintf(rep->detect.summary, sizeof rep->detect.summary, "geometry from %s: %d tiles",
-             p->geometry_file, g->n_tiles);
-    if (g->n_tiles < 2 || g->orientation == SSCOR_ORIENT_NONE) {
-      st = sscor_fail(SSCOR_E_INVALID, "%s: no stripes found (%s)", path, rep->detect.summary);
+    if ((st = load_mask(g, p->geometry_file))) goto done;
+    snprintf(rep->detect.summary, sizeof rep->detect.summary, "geometry from %s: %d tiles, %d regions%s",
+             p->geometry_file, g->n_tiles, g->n_regions, g->mask.data ? ", a mask" : "");
+    int stripes = g->n_tiles >= 2 && g->orientation != SSCOR_ORIENT_NONE;
+    if (!stripes && !(p->allow_no_stripes && (g->n_regions || g->mask.data))) {
+      st = sscor_fail(SSCOR_E_INVALID, "%s: no stripes found (%s)", name, rep->detect.summary);
       goto done;
     }
-    st = sscor_flatfield_estimate(g, &coarse, scale, slide_region_reader, &rd, &p->flat, ff,
-                                  &rep->flat);
-    if (st) {
+    if (p->no_flatfield || !stripes) {
+      rep->flat.foreground = p->flat.foreground > 0 ? p->flat.foreground : sscor_foreground_threshold(&coarse);
+    } else if ((st = sscor_flatfield_estimate(g, &coarse, scale, reader, user, &p->flat, ff, &rep->flat))) {
       char msg[512];
       snprintf(msg, sizeof msg, "%s", sscor_last_error());
-      st = sscor_fail(st, "%s: %s (%s)", path, msg, rep->detect.summary);
+      st = sscor_fail(st, "%s: %s (%s)", name, msg, rep->detect.summary);
     }
   } else {
-    /* Detection by periodicity first (many tiles, overlaps), then by
-       individual seam lines (few tiles); the first geometry whose
-       flat-field passes its held-out check wins. */
     rep->detected = 1;
     /* Two detectors: by periodicity (many tiles, overlaps) and by
        individual seam lines (few tiles). Each geometry's flat-field must
@@ -460,18 +486,18 @@ sscor_status sscor_analyse_slide(const char *path, const sscor_analyse_params *p
       dp.lines = attempt;
       sscor_geometry_free(g);
       memset(g, 0, sizeof *g);
-      if ((st = sscor_detect_geometry(&coarse, scale, W, H, slide_region_reader, &rd, &dp, g,
+      if ((st = sscor_detect_geometry(&coarse, scale, W, H, reader, user, &dp, g,
                                       &rep->detect)))
         break;
       if (g->n_tiles < 2 || g->orientation == SSCOR_ORIENT_NONE) {
-        st = sscor_fail(SSCOR_E_INVALID, "%s: no stripes found (%s)", path, rep->detect.summary);
+        st = sscor_fail(SSCOR_E_INVALID, "%s: no stripes found (%s)", name, rep->detect.summary);
       } else {
-        st = sscor_flatfield_estimate(g, &coarse, scale, slide_region_reader, &rd, &p->flat, ff,
+        st = sscor_flatfield_estimate(g, &coarse, scale, reader, user, &p->flat, ff,
                                       &rep->flat);
         if (st) {
           char msg[512];
           snprintf(msg, sizeof msg, "%s", sscor_last_error());
-          st = sscor_fail(st, "%s: %s (%s)", path, msg, rep->detect.summary);
+          st = sscor_fail(st, "%s: %s (%s)", name, msg, rep->detect.summary);
         }
       }
       if (st && st != SSCOR_E_INVALID) break;
@@ -498,7 +524,7 @@ sscor_status sscor_analyse_slide(const char *path, const sscor_analyse_params *p
         /* both refused: say both, the periodic reason first */
         char second[768];
         snprintf(second, sizeof second, "%s", sscor_last_error());
-        const char *tail = strncmp(second, path, strlen(path)) == 0 ? second + strlen(path) + 2 : second;
+        const char *tail = strncmp(second, name, strlen(name)) == 0 ? second + strlen(name) + 2 : second;
         st = sscor_fail(st, "%s; by seam lines: %s", first, tail);
       }
     }
@@ -514,6 +540,10 @@ sscor_status sscor_analyse_slide(const char *path, const sscor_analyse_params *p
       sscor_geometry_free(&best_g);
     }
     if (st) goto done;
+    if (p->no_flatfield) { /* the check chose the geometry; the field is not wanted */
+      sscor_flatfield_free(*ff);
+      *ff = NULL;
+    }
   }
 done:
   if (st) {
@@ -525,9 +555,32 @@ done:
   } else {
     sscor_image_free(&coarse);
   }
+  return st;
+}
+
+sscor_status sscor_analyse_slide(const char *path, const sscor_analyse_params *p,
+                                 sscor_geometry *g, sscor_flatfield **ff, sscor_image *coarse_out,
+                                 sscor_analyse_report *rep) {
+  *ff = NULL;
+  memset(rep, 0, sizeof *rep);
+  memset(g, 0, sizeof *g);
+  slide_reader rd = {0};
+  sscor_status st = sscor_slide_open(path, &rd.s);
+  if (st) return st;
+  rd.info = sscor_slide_get_info(rd.s);
+  int64_t W64, H64;
+  if (!(st = sscor_slide_level_size(rd.s, 0, &W64, &H64)))
+    st = analyse(path, (int)W64, (int)H64, slide_region_reader, &rd, p, g, ff, coarse_out, rep);
   free(rd.buf);
   sscor_slide_close(rd.s);
   return st;
+}
+
+sscor_status sscor_analyse_image(const sscor_image *img, const char *name, const sscor_analyse_params *p,
+                                 sscor_geometry *g, sscor_flatfield **ff, sscor_image *coarse_out,
+                                 sscor_analyse_report *rep) {
+  return analyse(name ? name : "image", img->width, img->height, sscor_image_region_reader, (void *)img, p,
+                 g, ff, coarse_out, rep);
 }
 
 /* ---- learned refinement ------------------------------------------------- */

@@ -14,7 +14,8 @@
  *
  * Also here: building a model's flat-field part from a slide (detection on
  * a reduced image, refinement and seam bands read at full resolution, in
- * bounded memory), which is what `sscor correct` and sscortrain use. */
+ * bounded memory), which is what `sscor correct`, sscorsample and sscortrain
+ * use. report->flat.foreground is the foreground threshold in every case. */
 #ifndef SSCOR_CORRECT_H
 #define SSCOR_CORRECT_H
 
@@ -67,6 +68,9 @@ typedef struct {
   const char *geometry_file; /* explicit geometry instead of detection (NULL = detect) */
   sscor_detect_params detect;
   sscor_flatfield_params flat;
+  int no_flatfield;          /* 1: geometry and foreground threshold only (*ff comes back NULL) */
+  int allow_no_stripes;      /* 1: a geometry file with artifact regions or a mask but no seams is
+                                fine (artifact sampling; no flat-field then) */
 } sscor_analyse_params;
 
 void sscor_analyse_params_default(sscor_analyse_params *p);
@@ -80,7 +84,8 @@ typedef struct {
 
 /* Reads `path` level 0 in bands, builds the reduced image (reduction 4 on
  * slides, 1-2 on images under 1024-2048 px), detects (or reads) the
- * geometry and estimates the flat-field. Detection runs both detectors (by
+ * geometry (loading the artifact mask a geometry file names) and estimates
+ * the flat-field. Detection runs both detectors (by
  * periodicity and by seam lines, sscor_detect_params.lines forces the
  * latter); each geometry's flat-field must pass its held-out check
  * (flatfield.h) and of two that pass, the one leaving less step energy
@@ -89,6 +94,12 @@ typedef struct {
  * when no flat-field passes (the message names both detectors' reasons).
  * The caller frees g and ff. coarse (optional) receives the reduced image. */
 sscor_status sscor_analyse_slide(const char *path, const sscor_analyse_params *p,
+                                 sscor_geometry *g, sscor_flatfield **ff, sscor_image *coarse,
+                                 sscor_analyse_report *report);
+/* The same analysis of an image held in memory (a whole video frame): the
+ * same reduced image, detection and flat-field as sscor_analyse_slide gives
+ * for that image stored in a file. `name` names it in messages. */
+sscor_status sscor_analyse_image(const sscor_image *img, const char *name, const sscor_analyse_params *p,
                                  sscor_geometry *g, sscor_flatfield **ff, sscor_image *coarse,
                                  sscor_analyse_report *report);
 

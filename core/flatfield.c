@@ -322,6 +322,21 @@ static double otsu_log(const float *v, int n) {
   return exp(lo + (hi - lo) * (bt + 0.5) / (NB - 1));
 }
 
+double sscor_foreground_threshold(const sscor_image *coarse) {
+  size_t npx = (size_t)coarse->width * coarse->height;
+  float *vals = malloc(npx * sizeof *vals);
+  if (!vals) return 0;
+  int nv = 0;
+  for (int y = 0; y < coarse->height; y++) {
+    const float *row = sscor_image_row(coarse, y);
+    for (int x = 0; x < coarse->width; x++)
+      if (row[x] > 0 && isfinite(row[x])) vals[nv++] = row[x];
+  }
+  double fg = otsu_log(vals, nv);
+  free(vals);
+  return fg;
+}
+
 /* Reads the band of one seam at full resolution and adds its observations. */
 static sscor_status seam_obs(const sscor_geometry *g, const sscor_seam *s, int seam_index,
                              sscor_region_reader rd, void *user, double dark, double fg, obslist *l,

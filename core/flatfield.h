@@ -85,12 +85,16 @@ typedef struct {
 #define SSCOR_FLATFIELD_SEAM_GAIN 0.7
 #define SSCOR_FLATFIELD_INTERIOR_SLACK 1.25
 #define SSCOR_FLATFIELD_LINE_GAIN 0.95
-#define SSCOR_FLATFIELD_MAX_GAIN 3.0
+#define SSCOR_FLATFIELD_MAX_GAIN 4.0
 sscor_status sscor_flatfield_estimate(const sscor_geometry *g, const sscor_image *coarse,
                                       int scale, sscor_region_reader reader, void *reader_user,
                                       const sscor_flatfield_params *params, sscor_flatfield **out,
                                       sscor_flatfield_report *report);
 void sscor_flatfield_free(sscor_flatfield *ff);
+/* The automatic foreground (tissue) threshold of a reduced image, as the
+ * estimate uses it when params->foreground is 0: Otsu on the log intensity of
+ * its data (non-zero, finite) pixels; 0 when it holds no data. */
+double sscor_foreground_threshold(const sscor_image *coarse);
 
 /* S at image point (x,y) (pixel centre at x+0.5); 1 outside every tile. */
 double sscor_flatfield_gain(const sscor_flatfield *ff, double x, double y);

@@ -33,9 +33,11 @@
  *         format of core/geometry.h (UTF-8, no NUL).
  *   FLAT  optional: the seam-aware flat-field estimated for that geometry
  *         (core/flatfield.h): u32 knots per axis nk, u32 tile count nt,
- *         u32 has tile gains (0/1), u32 reserved, f64 dark,
+ *         u32 has tile gains (0/1), u32 flags (bit 0: an overlap factor
+ *         follows; other bits 0), f64 dark,
  *         f64 knots u[nk], f64 knots v[nk], f64 log F[nk*nk],
- *         f64 log gain[nt] when has tile gains. Needs GEOM.
+ *         f64 log gain[nt] when has tile gains, f64 log factor of pixels
+ *         covered by 2+ tiles when flags bit 0. Needs GEOM.
  *         A model holds G_C, or FLAT, or both (flat-field first, then G_C).
  *         An analysis (what sscorsample sends sscortrain) may hold GEOM
  *         alone: it loads, but corrects nothing (sscor_corrector_new

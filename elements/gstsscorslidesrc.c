@@ -312,6 +312,8 @@ static GstFlowReturn create(GstPushSrc *psrc, GstBuffer **out) {
     gchar *desc = g_strdup_printf("%s slide read by %s, level %d, channels %s", info->vendor,
                                   info->reader, s->level, s->channel_names);
     gst_tag_list_add(tags, GST_TAG_MERGE_REPLACE, GST_TAG_DESCRIPTION, desc, NULL);
+    /* the file itself, so sscorsample can analyse it in bounded memory */
+    gst_tag_list_add(tags, GST_TAG_MERGE_REPLACE, GST_TAG_LOCATION, s->location, NULL);
     g_free(desc);
     gst_tag_list_set_scope(tags, GST_TAG_SCOPE_STREAM);
     gst_element_send_event(GST_ELEMENT(s), gst_event_new_tag(tags));

@@ -5,6 +5,7 @@
 #include "gstsscorblendsink.h"
 #include "gstsscorcorrect.h"
 #include "gstsscormeta.h"
+#include "gstsscorsample.h"
 #include "gstsscorslidesrc.h"
 #include "gstsscorstripes.h"
 #include "gstsscortrain.h"
@@ -19,6 +20,7 @@ static gboolean plugin_init(GstPlugin *plugin) {
   ok &= GST_ELEMENT_REGISTER(sscorcorrect, plugin);
   ok &= GST_ELEMENT_REGISTER(sscorstripes, plugin);
   ok &= GST_ELEMENT_REGISTER(sscortrain, plugin);
+  ok &= GST_ELEMENT_REGISTER(sscorsample, plugin);
   return ok;
 }
 
