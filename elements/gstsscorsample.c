@@ -59,6 +59,10 @@ enum {
   PROP_FLATFIELD,
   PROP_SCALE,
   PROP_MAX_MEMORY,
+  PROP_KNOTS,
+  PROP_TILE_GAINS,
+  PROP_DARK,
+  PROP_INTERIOR,
 };
 
 #define DEFAULT_PATCH 64 /* the cpu trainer preset's patch */
@@ -156,6 +160,10 @@ static void analyse_params(GstSscorSample *s, sscor_analyse_params *ap) {
   if (s->geometry_location && *s->geometry_location) ap->geometry_file = s->geometry_location;
   ap->no_flatfield = !s->flatfield;
   ap->allow_no_stripes = s->artifacts;
+  ap->flat.knots = s->knots;
+  ap->flat.tile_gains = s->tile_gains;
+  ap->flat.dark = s->dark;
+  ap->flat.use_interior = s->interior;
 }
 
 static void post_geometry(GstSscorSample *s, const sscor_geometry *g, const sscor_analyse_report *rep,
@@ -167,6 +175,11 @@ static void post_geometry(GstSscorSample *s, const sscor_geometry *g, const ssco
       "pitch-x", G_TYPE_DOUBLE, rep->detect.pitch_x, "pitch-y", G_TYPE_DOUBLE, rep->detect.pitch_y, "angle",
       G_TYPE_DOUBLE, g->angle_deg, "regions", G_TYPE_INT, g->n_regions, "detected", G_TYPE_BOOLEAN,
       rep->detected != 0, "summary", G_TYPE_STRING, rep->detect.summary, "geometry", G_TYPE_STRING, text, NULL);
+  if (rep->flat.seam_obs > 0) /* the flat-field's fit, for people */
+    gst_structure_set(st, "flatfield-seam-obs", G_TYPE_INT, rep->flat.seam_obs, "flatfield-interior-obs", G_TYPE_INT,
+                      rep->flat.interior_obs, "flatfield-residual-before", G_TYPE_DOUBLE, rep->flat.seam_rms_before,
+                      "flatfield-residual-after", G_TYPE_DOUBLE, rep->flat.seam_rms_after, "flatfield-min",
+                      G_TYPE_DOUBLE, rep->flat.min_gain, "flatfield-max", G_TYPE_DOUBLE, rep->flat.max_gain, NULL);
   gst_element_post_message(GST_ELEMENT(s), gst_message_new_element(GST_OBJECT(s), st));
 }
 
@@ -558,6 +571,10 @@ static void set_property(GObject *o, guint id, const GValue *v, GParamSpec *ps) 
   case PROP_FLATFIELD: s->flatfield = g_value_get_boolean(v); break;
   case PROP_SCALE: s->scale = g_value_get_int(v); break;
   case PROP_MAX_MEMORY: s->max_memory = g_value_get_uint(v); break;
+  case PROP_KNOTS: s->knots = g_value_get_int(v); break;
+  case PROP_TILE_GAINS: s->tile_gains = g_value_get_boolean(v); break;
+  case PROP_DARK: s->dark = g_value_get_double(v); break;
+  case PROP_INTERIOR: s->interior = g_value_get_boolean(v); break;
   default: G_OBJECT_WARN_INVALID_PROPERTY_ID(o, id, ps);
   }
   GST_OBJECT_UNLOCK(s);
@@ -581,6 +598,10 @@ static void get_property(GObject *o, guint id, GValue *v, GParamSpec *ps) {
   case PROP_FLATFIELD: g_value_set_boolean(v, s->flatfield); break;
   case PROP_SCALE: g_value_set_int(v, s->scale); break;
   case PROP_MAX_MEMORY: g_value_set_uint(v, s->max_memory); break;
+  case PROP_KNOTS: g_value_set_int(v, s->knots); break;
+  case PROP_TILE_GAINS: g_value_set_boolean(v, s->tile_gains); break;
+  case PROP_DARK: g_value_set_double(v, s->dark); break;
+  case PROP_INTERIOR: g_value_set_boolean(v, s->interior); break;
   default: G_OBJECT_WARN_INVALID_PROPERTY_ID(o, id, ps);
   }
   GST_OBJECT_UNLOCK(s);
@@ -666,6 +687,21 @@ static void gst_sscor_sample_class_init(GstSscorSampleClass *klass) {
                         "memory (a region, another level, no file location); a whole level 0 from "
                         "sscorslidesrc is read from its file in bounded memory instead (0 = never gather)",
                         0, G_MAXUINT, DEFAULT_MAX_MEMORY, rw));
+  g_object_class_install_property(
+      oc, PROP_KNOTS,
+      g_param_spec_int("knots", "Knots", "Flat-field: spline knots per tile axis (smoothness of the field within a "
+                       "tile)", 5, 31, 13, rw));
+  g_object_class_install_property(
+      oc, PROP_TILE_GAINS,
+      g_param_spec_boolean("tile-gains", "Tile gains", "Flat-field: also fit one exposure gain per tile", TRUE, rw));
+  g_object_class_install_property(
+      oc, PROP_DARK,
+      g_param_spec_double("dark", "Dark offset", "Flat-field: dark offset subtracted before the gain, in image "
+                          "units (-1 = auto, from the darkest data)", -1, G_MAXDOUBLE, -1, rw));
+  g_object_class_install_property(
+      oc, PROP_INTERIOR,
+      g_param_spec_boolean("interior", "Interior", "Flat-field: also fit the reduced image's block differences "
+                           "inside tiles (false = seam steps only)", TRUE, rw));
   gst_element_class_add_static_pad_template(ec, &sink_template);
   gst_element_class_add_static_pad_template(ec, &src_template);
   gst_element_class_set_static_metadata(
@@ -691,4 +727,8 @@ static void gst_sscor_sample_init(GstSscorSample *s) {
   s->stripes = g_strdup("auto");
   s->flatfield = TRUE;
   s->max_memory = DEFAULT_MAX_MEMORY;
+  s->knots = 13;
+  s->tile_gains = TRUE;
+  s->dark = -1;
+  s->interior = TRUE;
 }

@@ -32,6 +32,9 @@ struct _GstSscorSample {
   gchar *stripes, *geometry_location, *geometry_output;
   gboolean artifacts, flatfield;
   guint max_memory; /* MB of accumulated tiles */
+  gint knots;        /* flat-field options (core/flatfield.h) */
+  gboolean tile_gains, interior;
+  gdouble dark;
   /* stream */
   GstVideoInfo in_info, out_info;
   gboolean have_caps;

@@ -464,7 +464,8 @@ static void post_progress(GstSscorTrain *self, const sscor_train_progress *p) {
       G_TYPE_INT64, (gint64)p->steps, "percent", G_TYPE_DOUBLE,
       p->steps > 0 ? 100.0 * (double)p->step / (double)p->steps : 100.0, "g", G_TYPE_DOUBLE, l->g_total, "d",
       G_TYPE_DOUBLE, l->d_x + l->d_y, "cycle", G_TYPE_DOUBLE, l->cycle_x + l->cycle_y, "identity", G_TYPE_DOUBLE,
-      l->idt_c + l->idt_s, "elapsed", G_TYPE_DOUBLE, p->elapsed_s, "eta", G_TYPE_DOUBLE, p->eta_s, NULL);
+      l->idt_c + l->idt_s, "elapsed", G_TYPE_DOUBLE, p->elapsed_s, "eta", G_TYPE_DOUBLE, p->eta_s, "pairs",
+      G_TYPE_INT, self->n_pairs, "patch", G_TYPE_INT, (gint)self->patch, "preset", G_TYPE_STRING, self->preset, NULL);
   gst_element_post_message(GST_ELEMENT(self), gst_message_new_element(GST_OBJECT(self), s));
   self->last_post_us = g_get_monotonic_time();
   self->last_posted = TRUE;

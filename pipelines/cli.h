@@ -24,6 +24,7 @@ typedef struct {
 
 /* Sub-commands (add new ones here and in the table in sscor.c). */
 int sscor_cmd_synth(int argc, char **argv);
+int sscor_cmd_sample(int argc, char **argv);
 int sscor_cmd_metrics(int argc, char **argv);
 int sscor_cmd_detect(int argc, char **argv);
 int sscor_cmd_train(int argc, char **argv);

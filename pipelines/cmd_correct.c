@@ -19,6 +19,8 @@
 
 #include "cli.h"
 #include "correct.h"
+#include "trainer.h"
+#include "gst_pipeline.h"
 
 typedef struct {
   const char *geometry;  /* explicit geometry file */
@@ -36,214 +38,112 @@ typedef struct {
   double budget;      /* training seconds */
 } opts_t;
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* ---- GStreamer ---------------------------------------------------------- */
-
-static int gst_ready(const char *cmd) {
-  static int done;
-  if (done) return 0;
-  gst_init(NULL, NULL);
-  /* find the plugin in the build tree, else where it is installed */
-  GstRegistry *reg = gst_registry_get();
-  GstPluginFeature *f = gst_registry_lookup_feature(reg, "sscorcorrect");
-  if (!f) {
-    gst_registry_scan_path(reg, SSCOR_PLUGIN_DIR);
-    f = gst_registry_lookup_feature(reg, "sscorcorrect");
-  }
-  if (!f) {
-    fprintf(stderr,
-            "sscor %s: the sscor GStreamer plugin is not installed (looked in GST_PLUGIN_PATH, "
-            "the system plugin folder and %s)\n",
-            cmd, SSCOR_PLUGIN_DIR);
-    return -1;
-  }
-  gst_object_unref(f);
-  done = 1;
-  return 0;
-}
-
-/* Appends s to the pipeline text as a quoted property value. */
-static void quote(GString *g, const char *s) {
-  g_string_append_c(g, '"');
-  for (; *s; s++) {
-    if (*s == '"' || *s == '\\') g_string_append_c(g, '\\');
-    g_string_append_c(g, *s);
-  }
-  g_string_append_c(g, '"');
-}
 
 static char *apply_pipeline(const char *in, const char *model, const char *out, const opts_t *o) {
   GString *g = g_string_new("sscorslidesrc location=");
-  quote(g, in);
+  sscor_gst_quote(g, in);
   if (o->tile) g_string_append_printf(g, " tile-width=%d tile-height=%d", o->tile, o->tile);
   g_string_append(g, " ! sscorcorrect model=");
-  quote(g, model);
+  sscor_gst_quote(g, model);
   if (o->threads) g_string_append_printf(g, " threads=%d", o->threads);
   g_string_append(g, " ! sscorblendsink location=");
-  quote(g, out);
+  sscor_gst_quote(g, out);
   return g_string_free(g, FALSE);
-}
-
-static void show_progress(const opts_t *o, const char *what, double frac, double t0, int *last) {
-  if (o->quiet) return;
-  int pct = (int)(frac * 100 + 0.5);
-  if (isatty(2)) {
-    int n = pct * 30 / 100;
-    fprintf(stderr, "\r%-10s [%.*s%*s] %3d%% %5.0fs", what, n, "##############################", 30 - n, "",
-            pct, now_s() - t0);
-    if (pct >= 100) fputc('\n', stderr);
-  } else if (pct >= *last + 10 || (pct >= 100 && *last < 100)) {
-    fprintf(stderr, "%s: %d%% (%.0f s)\n", what, pct, now_s() - t0);
-    *last = pct;
-  }
-}
-
-/* Runs a pipeline to EOS; prints the element's error on failure. */
-static int run_pipeline(const char *cmd, const char *text, const opts_t *o) {
-  if (gst_ready(cmd)) return SSCOR_EXIT_FAIL;
-  if (!o->quiet) fprintf(stderr, "pipeline: gst-launch-1.0 %s\n", text);
-  GError *err = NULL;
-  GstElement *p = gst_parse_launch(text, &err);
-  if (!p || err) {
-    fprintf(stderr, "sscor %s: cannot build the pipeline: %s\n", cmd, err ? err->message : "unknown error");
-    g_clear_error(&err);
-    if (p) gst_object_unref(p);
-    return SSCOR_EXIT_FAIL;
-  }
-  int rc = SSCOR_EXIT_OK, last = -10;
-  double t0 = now_s();
-  GstBus *bus = gst_element_get_bus(p);
-  if (gst_element_set_state(p, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) rc = SSCOR_EXIT_FAIL;
-  for (int done = 0; !done;) {
-    GstMessage *m = gst_bus_timed_pop_filtered(bus, GST_CLOCK_TIME_NONE,
-                                               GST_MESSAGE_ERROR | GST_MESSAGE_EOS | GST_MESSAGE_ELEMENT);
-    if (!m) break;
-    switch (GST_MESSAGE_TYPE(m)) {
-    case GST_MESSAGE_ERROR: {
-      GError *e = NULL;
-      gchar *dbg = NULL;
-      gst_message_parse_error(m, &e, &dbg);
-      if (!o->quiet && isatty(2)) fputc('\n', stderr);
-      fprintf(stderr, "sscor %s: %s%s%s\n", cmd, e->message, dbg ? ": " : "", dbg ? dbg : "");
-      g_error_free(e);
-      g_free(dbg);
-      rc = SSCOR_EXIT_FAIL;
-      done = 1;
-      break;
-    }
-    case GST_MESSAGE_EOS: done = 1; break;
-    default: {
-      const GstStructure *s = gst_message_get_structure(m);
-      int rows, total;
-      if (s && gst_structure_has_name(s, "progress") && gst_structure_get_int(s, "rows", &rows) &&
-          gst_structure_get_int(s, "total", &total) && total > 0)
-        show_progress(o, "correct", (double)rows / total, t0, &last);
-    }
-    }
-    gst_message_unref(m);
-  }
-  gst_element_set_state(p, GST_STATE_NULL);
-  gst_object_unref(bus);
-  gst_object_unref(p);
-  if (rc == SSCOR_EXIT_OK) show_progress(o, "correct", 1.0, t0, &last);
-  return rc;
 }
 
 /* ---- stages ------------------------------------------------------------- */
 
-static int train_progress(const sscor_train_progress *p, void *user) {
-  const opts_t *o = user;
-  static double last;
-  if (o->quiet) return 0;
-  if (p->step == 1 || p->elapsed_s - last >= 10 || p->step == p->steps) {
-    last = p->elapsed_s;
-    fprintf(stderr, "train: epoch %d/%d iteration %d/%d  G %.3f (cycle %.3f, identity %.3f)  D %.3f  %.0f s, ETA %.0f s\n",
-            p->epoch + 1, p->epochs, p->iter, p->iters, p->epoch_mean.g_total,
-            p->epoch_mean.cycle_x + p->epoch_mean.cycle_y, p->epoch_mean.idt_c + p->epoch_mean.idt_s,
-            p->epoch_mean.d_x + p->epoch_mean.d_y, p->elapsed_s, p->eta_s);
+/* sscorslidesrc ! sscorsample ! sscortrain: what `train` runs. Learning
+ * off: the model is sscorsample's analysis (geometry + seam-aware
+ * flat-field). */
+static char *train_pipeline(const char *in, const char *model, const opts_t *o) {
+  GString *g = g_string_new("sscorslidesrc location=");
+  sscor_gst_quote(g, in);
+  if (o->tile) g_string_append_printf(g, " tile-width=%d tile-height=%d", o->tile, o->tile);
+  g_string_append(g, " ! sscorsample");
+  if (o->scale) g_string_append_printf(g, " scale=%d", o->scale);
+  if (o->geometry) {
+    g_string_append(g, " geometry-location=");
+    sscor_gst_quote(g, o->geometry);
   }
-  return 0;
+  if (o->save_geom) {
+    g_string_append(g, " geometry-output=");
+    sscor_gst_quote(g, o->save_geom);
+  }
+  sscor_flatfield_params fd;
+  sscor_flatfield_params_default(&fd);
+  if (o->flat.knots != fd.knots) g_string_append_printf(g, " knots=%d", o->flat.knots);
+  if (!o->flat.tile_gains) g_string_append(g, " tile-gains=false");
+  if (o->flat.dark != fd.dark) g_string_append_printf(g, " dark=%.17g", o->flat.dark);
+  if (!o->flat.use_interior) g_string_append(g, " interior=false");
+  const char *preset = o->preset ? o->preset : "cpu";
+  if (o->learn) {
+    sscor_train_config cfg; /* the patch the preset trains on */
+    if (!sscor_train_preset(preset, 1, &cfg)) g_string_append_printf(g, " patch=%d", cfg.patch);
+  }
+  g_string_append(g, " ! sscortrain location=");
+  sscor_gst_quote(g, model);
+  g_string_append_printf(g, " preset=%s", o->learn ? preset : "flatfield");
+  if (o->learn == 2) g_string_append(g, " flatfield-first=false");
+  if (o->epochs) g_string_append_printf(g, " epochs=%d", o->epochs);
+  if (o->budget > 0) g_string_append_printf(g, " budget=%g", o->budget);
+  if (o->threads) g_string_append_printf(g, " threads=%d", o->threads);
+  if (o->learn) g_string_append(g, " progress-interval=10");
+  return g_string_free(g, FALSE);
 }
 
-/* Analyses IN and writes a flat-field model to model_path. */
+/* What sscorsample and sscortrain report, as progress lines. */
+static void train_message(const GstStructure *s, void *user) {
+  const opts_t *o = user;
+  if (o->quiet) return;
+  if (gst_structure_has_name(s, "sscor-geometry")) {
+    const char *summary = gst_structure_get_string(s, "summary");
+    fprintf(stderr, "geometry: %s\n", summary ? summary : "");
+    int seam_obs, interior_obs;
+    double before, after, lo, hi;
+    if (gst_structure_get(s, "flatfield-seam-obs", G_TYPE_INT, &seam_obs, "flatfield-interior-obs", G_TYPE_INT,
+                          &interior_obs, "flatfield-residual-before", G_TYPE_DOUBLE, &before,
+                          "flatfield-residual-after", G_TYPE_DOUBLE, &after, "flatfield-min", G_TYPE_DOUBLE, &lo,
+                          "flatfield-max", G_TYPE_DOUBLE, &hi, NULL))
+      fprintf(stderr, "flat-field: %d seam + %d interior observations, seam residual %.4f -> %.4f, field %.3f..%.3f\n",
+              seam_obs, interior_obs, before, after, lo, hi);
+  } else if (gst_structure_has_name(s, "sscor-train-progress")) {
+    int epoch, epochs, iter, iters;
+    double gl, dl, cyc, idt, el, eta;
+    if (gst_structure_get(s, "epoch", G_TYPE_INT, &epoch, "epochs", G_TYPE_INT, &epochs, "iteration", G_TYPE_INT,
+                          &iter, "iterations", G_TYPE_INT, &iters, "g", G_TYPE_DOUBLE, &gl, "d", G_TYPE_DOUBLE, &dl,
+                          "cycle", G_TYPE_DOUBLE, &cyc, "identity", G_TYPE_DOUBLE, &idt, "elapsed", G_TYPE_DOUBLE,
+                          &el, "eta", G_TYPE_DOUBLE, &eta, NULL)) {
+      int pairs, patch;
+      const char *preset = gst_structure_get_string(s, "preset");
+      if (iter == 1 && epoch == 1 && gst_structure_get_int(s, "pairs", &pairs) &&
+          gst_structure_get_int(s, "patch", &patch))
+        fprintf(stderr, "train: %d pairs of %d px, preset %s\n", pairs, patch, preset ? preset : "?");
+      fprintf(stderr, "train: epoch %d/%d iteration %d/%d  G %.3f (cycle %.3f, identity %.3f)  D %.3f  %.0f s, ETA %.0f s\n",
+              epoch, epochs, iter, iters, gl, cyc, idt, dl, el, eta);
+    }
+  }
+}
+
+/* Analyses IN (and trains G_C with --learn) into model_path, through the
+ * pipeline train_pipeline prints. */
 static int do_train(const char *cmd, const char *in, const char *model_path, const opts_t *o) {
-  sscor_analyse_params ap;
-  sscor_analyse_params_default(&ap);
-  ap.scale = o->scale;
-  ap.geometry_file = o->geometry;
-  ap.flat = o->flat;
-  sscor_geometry g;
-  sscor_flatfield *ff;
-  sscor_analyse_report rep;
-  double t0 = now_s();
-  if (!o->quiet) fprintf(stderr, "analyse: %s\n", in);
-  sscor_image coarse = {0};
-  if (sscor_analyse_slide(in, &ap, &g, &ff, &coarse, &rep)) return sscor_cli_fail(cmd);
-  if (!o->quiet) {
-    fprintf(stderr, "geometry: %s\n", rep.detect.summary);
-    fprintf(stderr,
-            "flat-field: %d seam + %d interior observations, seam residual %.4f -> %.4f, field %.3f..%.3f "
-            "(%.1f s)\n",
-            rep.flat.seam_obs, rep.flat.interior_obs, rep.flat.seam_rms_before, rep.flat.seam_rms_after,
-            rep.flat.min_gain, rep.flat.max_gain, now_s() - t0);
+  char *text = train_pipeline(in, model_path, o);
+  double t0 = sscor_cli_now();
+  int rc = sscor_gst_run(cmd, text, o->quiet, "train", NULL, train_message, (void *)o);
+  g_free(text);
+  if (rc == SSCOR_EXIT_OK && access(model_path, F_OK)) {
+    fprintf(stderr, "sscor %s: the pipeline finished but wrote no %s\n", cmd, model_path);
+    rc = SSCOR_EXIT_FAIL;
   }
-  int rc = SSCOR_EXIT_OK;
-  if (o->save_geom && sscor_geometry_write(&g, o->save_geom)) rc = sscor_cli_fail(cmd);
-  sscor_slide *s = NULL;
-  sscor_model m;
-  memset(&m, 0, sizeof m);
-  if (!rc && sscor_slide_open(in, &s)) rc = sscor_cli_fail(cmd);
-  if (!rc) {
-    const sscor_slide_info *info = sscor_slide_get_info(s);
-    /* a 4-channel OpenSlide stream is RGBA: the model covers the colours */
-    m.channels = info->channels == 4 ? 3 : info->channels;
-    m.patch = 64;
-    m.sample_format = (sscor_sample_format)(info->type + 1);
-    for (int c = 0; c < m.channels; c++) {
-      m.low[c] = 0;
-      m.high[c] = sscor_sample_max(info->type) < 1e30f ? sscor_sample_max(info->type) : 1.0f;
-    }
-    snprintf(m.preset, sizeof m.preset, "flatfield");
-    if (sscor_model_set_flatfield(&m, &g, o->learn == 2 ? NULL : ff)) rc = sscor_cli_fail(cmd);
-    if (!rc && o->learn == 2) { /* the plain CycleGAN: no flat-field, no geometry */
-      free(m.geometry);
-      m.geometry = NULL;
-    }
-    if (!rc && o->learn) {
-      sscor_refine_params rp;
-      sscor_refine_params_default(&rp);
-      if (o->preset) rp.preset = o->preset;
-      rp.epochs = o->epochs;
-      rp.budget_s = o->budget;
-      rp.threads = o->threads;
-      rp.flatfield_first = o->learn == 1;
-      int np;
-      double t1 = now_s();
-      if (sscor_refine_train(in, &g, ff, &coarse, rep.scale, rep.flat.foreground, &rp, train_progress,
-                             (void *)o, &m, &np))
-        rc = sscor_cli_fail(cmd);
-      else if (!o->quiet)
-        fprintf(stderr, "train: %d pairs, preset %s, %.0f s\n", np, rp.preset, now_s() - t1);
-    }
-    if (!rc && sscor_model_save(&m, model_path)) rc = sscor_cli_fail(cmd);
-    else if (!rc && !o->quiet) fprintf(stderr, "model: %s\n", model_path);
-  }
-  sscor_image_free(&coarse);
-  if (s) sscor_slide_close(s);
-  sscor_model_clear(&m);
-  sscor_flatfield_free(ff);
-  sscor_geometry_free(&g);
+  if (rc == SSCOR_EXIT_OK && !o->quiet) fprintf(stderr, "model: %s (%.1f s)\n", model_path, sscor_cli_now() - t0);
   return rc;
 }
 
 static int do_apply(const char *cmd, const char *in, const char *model, const char *out, const opts_t *o) {
   char *text = apply_pipeline(in, model, out, o);
-  int rc = run_pipeline(cmd, text, o);
+  int rc = sscor_gst_run(cmd, text, o->quiet, "correct", NULL, NULL, NULL);
   g_free(text);
   if (rc == SSCOR_EXIT_OK && access(out, F_OK)) {
     fprintf(stderr, "sscor %s: the pipeline finished but wrote no %s\n", cmd, out);
@@ -264,7 +164,7 @@ static int check_output_dir(const char *cmd, const char *out) {
 
 static int do_correct(const char *cmd, const char *in, const char *out, const opts_t *o) {
   if (check_output_dir(cmd, out)) return SSCOR_EXIT_FAIL;
-  double t0 = now_s();
+  double t0 = sscor_cli_now();
   char *tmp = NULL;
   const char *model = o->model;
   if (!model) {
@@ -277,7 +177,7 @@ static int do_correct(const char *cmd, const char *in, const char *out, const op
     unlink(tmp);
     g_free(tmp);
   }
-  if (!rc && !o->quiet) fprintf(stderr, "done: %s (%.1f s)\n", out, now_s() - t0);
+  if (!rc && !o->quiet) fprintf(stderr, "done: %s (%.1f s)\n", out, sscor_cli_now() - t0);
   return rc;
 }
 

@@ -11,6 +11,7 @@
 static const sscor_command commands[] = {
     {"correct", "correct a stitched image end to end: detect, estimate, correct, write the pyramid", sscor_cmd_correct},
     {"detect", "find the tile/stripe geometry of an image; print or save it", sscor_cmd_detect},
+    {"sample", "write the training pairs (anomaly | normal) of an image as PNGs, with their positions", sscor_cmd_sample},
     {"train", "estimate a correction model (geometry + seam-aware flat-field) of an image", sscor_cmd_train},
     {"apply", "correct an image with a model (the sscorcorrect pipeline)", sscor_cmd_apply},
     {"batch", "correct many images into a folder, skipping finished ones", sscor_cmd_batch},

@@ -50,7 +50,7 @@ ls "$T" | grep -q "tmp\|model\." && bad "temporary files left" || ok "no tempora
 
 # --- learned refinement: trains (budget-capped), reports progress, stores G_C
 expect_rc 0 "train --learn" "$S" train --learn --epochs 1 --budget 2 -g "$T/grid.geom" "$T/syn.tif" "$T/learn.sscor"
-grep -q "^train: epoch 1/1 iteration 1/" "$T/err.txt" && grep -q "pairs, preset cpu" "$T/err.txt" \
+grep -q "^train: epoch 1/1 iteration 1/" "$T/err.txt" && grep -q "pairs of 64 px, preset cpu" "$T/err.txt" \
   && ok "training progress lines" || bad "training progress: $(tail -3 "$T/err.txt")"
 [ "$(stat -c %s "$T/learn.sscor")" -gt "$(stat -c %s "$T/syn.sscor")" ] && ok "model holds the network" || bad "no network in the model"
 expect_rc 2 "train --preset bogus" "$S" train --learn --preset bogus "$T/syn.tif" "$T/x.sscor"
