@@ -26,23 +26,30 @@ static void copy_fields(GstSscorTileMeta *dst, const GstSscorTileMeta *src) {
          sizeof *dst - sizeof(GstMeta));
 }
 
-/* Copies keep the meta; a size-preserving video transform (videoconvert)
- * keeps it; anything that resizes the frame drops it. */
+/* Whether a transform keeps a meta that describes the whole frame: copies
+ * do, a size-preserving video transform (videoconvert) does; a sub-buffer
+ * (*skip: not an error) or anything that resizes the frame does not. */
+static gboolean frame_meta_survives(GQuark type, gpointer data, gboolean *skip) {
+  *skip = FALSE;
+  if (GST_META_TRANSFORM_IS_COPY(type)) {
+    GstMetaTransformCopy *copy = data;
+    *skip = copy->region;
+    return !copy->region;
+  }
+  if (GST_VIDEO_META_TRANSFORM_IS_SCALE(type)) {
+    GstVideoMetaTransform *t = data;
+    return GST_VIDEO_INFO_WIDTH(t->in_info) == GST_VIDEO_INFO_WIDTH(t->out_info) &&
+           GST_VIDEO_INFO_HEIGHT(t->in_info) == GST_VIDEO_INFO_HEIGHT(t->out_info);
+  }
+  return FALSE;
+}
+
 static gboolean tile_meta_transform(GstBuffer *dest, GstMeta *meta, GstBuffer *buffer,
                                     GQuark type, gpointer data) {
   (void)buffer;
   const GstSscorTileMeta *src = (const GstSscorTileMeta *)meta;
-  if (GST_META_TRANSFORM_IS_COPY(type)) {
-    GstMetaTransformCopy *copy = data;
-    if (copy->region) return TRUE; /* a sub-buffer is not the tile any more */
-  } else if (GST_VIDEO_META_TRANSFORM_IS_SCALE(type)) {
-    GstVideoMetaTransform *t = data;
-    if (GST_VIDEO_INFO_WIDTH(t->in_info) != GST_VIDEO_INFO_WIDTH(t->out_info) ||
-        GST_VIDEO_INFO_HEIGHT(t->in_info) != GST_VIDEO_INFO_HEIGHT(t->out_info))
-      return FALSE;
-  } else {
-    return FALSE;
-  }
+  gboolean skip;
+  if (!frame_meta_survives(type, data, &skip)) return skip;
   GstSscorTileMeta *dst = gst_sscor_buffer_add_tile_meta(dest);
   if (!dst) return FALSE;
   copy_fields(dst, src);
@@ -101,22 +108,12 @@ static gboolean pair_meta_init(GstMeta *meta, gpointer params, GstBuffer *buffer
   return TRUE;
 }
 
-/* Same rules as the tile meta: copies and size-preserving conversions keep
- * it (so videoconvert ! pngenc sees it), anything else drops it. */
+/* Same rules as the tile meta (so videoconvert ! pngenc sees it). */
 static gboolean pair_meta_transform(GstBuffer *dest, GstMeta *meta, GstBuffer *buffer,
                                     GQuark type, gpointer data) {
   (void)buffer;
-  if (GST_META_TRANSFORM_IS_COPY(type)) {
-    GstMetaTransformCopy *copy = data;
-    if (copy->region) return TRUE;
-  } else if (GST_VIDEO_META_TRANSFORM_IS_SCALE(type)) {
-    GstVideoMetaTransform *t = data;
-    if (GST_VIDEO_INFO_WIDTH(t->in_info) != GST_VIDEO_INFO_WIDTH(t->out_info) ||
-        GST_VIDEO_INFO_HEIGHT(t->in_info) != GST_VIDEO_INFO_HEIGHT(t->out_info))
-      return FALSE;
-  } else {
-    return FALSE;
-  }
+  gboolean skip;
+  if (!frame_meta_survives(type, data, &skip)) return skip;
   GstSscorPairMeta *dst = gst_sscor_buffer_add_pair_meta(dest);
   if (!dst) return FALSE;
   memcpy((guint8 *)dst + sizeof(GstMeta), (const guint8 *)meta + sizeof(GstMeta),
