@@ -10,7 +10,7 @@ packages=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   libopenslide-dev openslide-tools libtiff-dev libtiff-tools
-  libdnnl-dev libcairo2-dev libdeflate-dev libzstd-dev
+  libdnnl-dev ocl-icd-opencl-dev libcairo2-dev libdeflate-dev libzstd-dev
 )
 if [ "${1:-}" = "--dev" ]; then
   packages+=(python3-torch python3-numpy python3-skimage python3-tifffile libvips-tools time
