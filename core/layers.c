@@ -83,6 +83,10 @@ void sscor_engine_set_winograd(sscor_engine *e, int on) {
   if (e->dnnl) dnnl_ctx_set_winograd(e->dnnl, on);
 }
 
+long sscor_engine_winograd_runs(const sscor_engine *e) {
+  return e->dnnl ? dnnl_ctx_winograd_runs(e->dnnl) : 0;
+}
+
 void sscor_engine_reset_stats(sscor_engine *e) {
   e->flops = 0;
   memset(e->st, 0, sizeof e->st);

@@ -110,6 +110,9 @@ const char *sscor_backend_name(sscor_backend b);
  * sscor_engine_set_winograd(e, 0) keeps frozen inference on direct convs. */
 void sscor_engine_freeze_weights(sscor_engine *e, int frozen);
 void sscor_engine_set_winograd(sscor_engine *e, int on);
+/* Convolutions run by Winograd so far: oneDNN has no Winograd on some CPUs
+ * (AVX2 without AVX-512), where frozen inference stays direct. */
+long sscor_engine_winograd_runs(const sscor_engine *e);
 
 /* Counters for benchmarks: floating-point operations of convolutions (2 per
  * multiply-add, bias excluded) and wall time per op kind since the last

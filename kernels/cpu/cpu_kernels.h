@@ -118,6 +118,9 @@ void dnnl_ctx_freeze_weights(sscor_dnnl *d, int frozen);
 /* While frozen, 3x3 stride-1 convs with >= 64 channels (multiples of 16) use
  * Winograd F(4x4, 3x3) when on (the default). */
 void dnnl_ctx_set_winograd(sscor_dnnl *d, int on);
+/* How many forwards really ran by Winograd (oneDNN has none on some CPUs:
+ * those fall back to direct). */
+long dnnl_ctx_winograd_runs(const sscor_dnnl *d);
 /* deconv selects transposed convolution (weights IOHW). */
 int dnnl_conv_forward(sscor_dnnl *d, int deconv, const sscor_conv *p, const sscor_tensor *x,
                       const float *w, const float *b, sscor_tensor *y);

@@ -43,6 +43,7 @@ typedef struct {
   dnnl_memory_t m_src_blk, m_dst_blk;
   dnnl_primitive_t src_to_blk, blk_to_dst;
   void *src_blk, *dst_blk;
+  int wino; /* really Winograd: key.wino may be set on a direct fallback */
 } conv_entry;
 
 typedef struct {
@@ -59,6 +60,7 @@ struct sscor_dnnl {
   void *scratch;
   size_t scratch_bytes;
   int frozen, winograd;
+  long winograd_runs; /* forwards that really ran by Winograd */
   frozen_weight *fw;
   int n_fw, cap_fw;
 };
@@ -131,6 +133,7 @@ void dnnl_ctx_freeze_weights(sscor_dnnl *d, int frozen) {
 }
 
 void dnnl_ctx_set_winograd(sscor_dnnl *d, int on) { d->winograd = on; }
+long dnnl_ctx_winograd_runs(const sscor_dnnl *d) { return d->winograd_runs; }
 
 static void *aligned(size_t bytes) {
   void *p = NULL;
@@ -263,6 +266,7 @@ static conv_entry *entry_create(sscor_dnnl *d, const conv_key *k) {
   DN(dnnl_memory_create(&e->m_src, &src_md, d->eng, DNNL_MEMORY_NONE), "src memory");
   DN(dnnl_memory_create(&e->m_dst, &dst_md, d->eng, DNNL_MEMORY_NONE), "dst memory");
   if (k->wino) {
+    e->wino = 1;
     e->src_blk = aligned(dnnl_memory_desc_get_size(&src_blk_md));
     e->dst_blk = aligned(dnnl_memory_desc_get_size(&dst_blk_md));
     if (!e->src_blk || !e->dst_blk) { rc = sscor_kernels_set_error("out of memory"); goto out; }
@@ -458,6 +462,7 @@ int dnnl_conv_forward(sscor_dnnl *d, int deconv, const sscor_conv *p, const ssco
   DN(dnnl_memory_set_data_handle(e->m_dst, y->data), "dst handle");
   DN(dnnl_memory_set_data_handle(e->m_scratch, d->scratch), "scratch handle");
   const int blk = e->src_to_blk != NULL;
+  d->winograd_runs += e->wino;
   if (blk) {
     dnnl_exec_arg_t ra[] = {{DNNL_ARG_FROM, e->m_src}, {DNNL_ARG_TO, e->m_src_blk}};
     if ((rc = run(d, e->src_to_blk, 2, ra, "src reorder"))) return rc;
