@@ -1,5 +1,5 @@
-/* Image-quality metrics the project judges every correction by (DESIGN.md
- * "Metrics"). All functions read any sscor_image (U8/U16/F32, any channel
+/* Image-quality metrics the project judges every correction by (ARCHITECTURE.md
+ * "How a correction is judged"). All functions read any sscor_image (U8/U16/F32, any channel
  * count) in the type's own units and never modify it.
  *
  * Channel selection: every function taking `channel` reads that channel, or,
@@ -122,7 +122,7 @@ sscor_status sscor_metric_texture(const sscor_image *img, int channel, const ssc
 sscor_status sscor_metric_median_ratio(const sscor_image *img, int channel,
                                        const sscor_image *mask, double *ratio);
 
-/* Everything DESIGN.md asks to report next to a seam figure, in one call, the
+/* Everything ARCHITECTURE.md asks to report next to a seam figure, in one call, the
  * way `sscor metrics` computes it: tissue = pixels of `in` above threshold
  * (NAN = Otsu of `in`); seam stats over `tiles` (skipped when ntiles is 0);
  * texture (15-px high-pass) and fidelity (sigma; <= 0 means 6) over tissue

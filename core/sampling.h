@@ -4,7 +4,7 @@
  * same tissue and differ mainly by the artifact. Also the intensity scaling
  * that training applies to the patches.
  *
- * Rules (DESIGN.md "Sampling"):
+ * Rules (ARCHITECTURE.md, SSCOR "Sampling", made exact here):
  *   - anomaly centres every `step` px along every seam (default patch/2),
  *     moved by a seeded jitter of up to `jitter` px in both directions;
  *   - grid crossings get their own anomaly centred on the crossing, with a

@@ -1,5 +1,5 @@
 /* sscor metrics: measure an image (and a correction of it) by the project's
- * metrics (DESIGN.md "Metrics"); table or JSON, optional profile plot. */
+ * metrics (ARCHITECTURE.md "How a correction is judged"); table or JSON, optional profile plot. */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>

@@ -240,7 +240,7 @@ int main(void) {
   sscor_net_config pd = sscor_disc_config(3, 64, 3);
   CHECK(sscor_net_param_count(&pg) == 11378179);
   CHECK(sscor_net_param_count(&pd) == 2764737);
-  /* ~49.6 GMAC for a 256x256 RGB patch (DESIGN.md) */
+  /* ~49.6 GMAC for a 256x256 RGB patch (ARCHITECTURE.md) */
   double gf = sscor_net_flops(&pg, 1, 256, 256) / 2e9;
   CHECK_MSG(gf > 49 && gf < 50.5, "paper generator %.2f GMAC per 256^2 patch", gf);
 
