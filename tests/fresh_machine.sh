@@ -131,10 +131,22 @@ trap 'echo "fresh_machine: interrupted" >&2; exit 130' INT
 trap 'echo "fresh_machine: terminated" >&2; exit 143' TERM
 trap 'exit 129' HUP
 
+# per-command times from the xtrace timestamps of the top-level commands
+split_times() {
+  local trace=$root/work/readme_$1.trace end=$2
+  [ -s "$trace" ] || return 0
+  awk -v end="$end" '
+    /^\+ [0-9]+\.[0-9]+ / { if (n) printf "    %6.0f    %s\n", $2 - t, c
+                            n++; t = $2; c = substr($0, length($1 $2) + 3) }
+    END { if (n) printf "    %6.0f    %s\n", end - t, c }' "$trace"
+}
+
 # Runs "$@" in the background and waits for it, so a signal reaches the traps at once
 # (a foreground child would delay them until it ended); bounded by the overall deadline.
-step() {
-  local name=$1 t0 rc=0 left
+step() { # [--trace N] NAME COMMAND...
+  local trace="" name t0 rc=0 left
+  if [ "$1" = --trace ]; then trace=$2; shift 2; fi
+  name=$1
   shift
   left=$((deadline - $(date +%s)))
   [ "$left" -gt 0 ] || die "out of time (FRESH_TIMEOUT=${FRESH_TIMEOUT:-2400} s) before: $name"
@@ -146,6 +158,10 @@ step() {
   step_pid=""
   phases+=("$name")
   took[$name]=$(($(date +%s) - t0))
+  if [ -n "$trace" ]; then
+    echo "  per command (s):"
+    split_times "$trace" "$(date +%s.%N)"
+  fi
   if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
     die "$name: out of time (FRESH_TIMEOUT=${FRESH_TIMEOUT:-2400} s)"
   fi
@@ -237,23 +253,12 @@ in_root=(chroot "$root" /usr/bin/env -i HOME=/root USER=root LOGNAME=root SHELL=
 "${in_root[@]}" /bin/true </dev/null || die "chroot into the new root"
 
 # ---- the README, as written -----------------------------------------------------------
-# per-command times from the xtrace timestamps of the top-level commands
-split_times() {
-  local trace=$root/work/readme_$1.trace end=$2
-  [ -s "$trace" ] || return 0
-  awk -v end="$end" '
-    /^\+ [0-9]+\.[0-9]+ / { if (n) printf "    %6.0f    %s\n", $2 - t, c
-                            n++; t = $2; c = substr($0, length($1 $2) + 3) }
-    END { if (n) printf "    %6.0f    %s\n", end - t, c }' "$trace"
-}
 echo
 echo "README command 1 (in /work/sscor, as root, no sudo):"
 printf '  %s\n' "${cmds[1]}"
 echo "README command 2:"
 printf '  %s\n' "${cmds[2]}"
 for n in 1 2; do
-  step "README command $n: ${cmds[n]}" "${in_root[@]}" bash -e "/work/readme_$n.sh"
-  echo "  per command (s):"
-  split_times "$n" "$(date +%s.%N)"
+  step --trace "$n" "README command $n: ${cmds[n]}" "${in_root[@]}" bash -e "/work/readme_$n.sh"
 done
 [ -s "$root/work/sscor/out/brain_corrected.tif" ] || die "README command 1 left no out/brain_corrected.tif"
