@@ -12,14 +12,15 @@
 #   FRESH_TARBALL=/path/bookworm.tgz   reuse this debootstrap tarball, making it first if
 #                                      absent (local iteration only: CI should not set it)
 #   FRESH_WORKDIR=/var/tmp             where the root is made (needs ~4 GiB)
-#   FRESH_TIMEOUT=2400                 seconds for the whole run before it is stopped
+#   FRESH_TIMEOUT=1500                 seconds for the whole run before it fails (a hang
+#                                      must not eat a CI budget); ~12 min measured on 2 cores
 #   FRESH_MIRROR, FRESH_SECURITY_MIRROR  default: the URIs of this machine's debian.sources
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 suite=bookworm
 t_start=$(date +%s)
-deadline=$((t_start + ${FRESH_TIMEOUT:-2400}))
+deadline=$((t_start + ${FRESH_TIMEOUT:-1500}))
 
 say() { printf '\n=== fresh_machine: %s\n' "$*"; }
 skip() { echo "fresh_machine: cannot run here: $*" >&2; exit 77; }
@@ -149,7 +150,7 @@ step() { # [--trace N] NAME COMMAND...
   name=$1
   shift
   left=$((deadline - $(date +%s)))
-  [ "$left" -gt 0 ] || die "out of time (FRESH_TIMEOUT=${FRESH_TIMEOUT:-2400} s) before: $name"
+  [ "$left" -gt 0 ] || die "out of time (FRESH_TIMEOUT=${FRESH_TIMEOUT:-1500} s) before: $name"
   say "$name"
   t0=$(date +%s)
   timeout --kill-after=20 "$left" "$@" </dev/null &
@@ -163,7 +164,7 @@ step() { # [--trace N] NAME COMMAND...
     split_times "$trace" "$(date +%s.%N)"
   fi
   if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
-    die "$name: out of time (FRESH_TIMEOUT=${FRESH_TIMEOUT:-2400} s)"
+    die "$name: out of time (FRESH_TIMEOUT=${FRESH_TIMEOUT:-1500} s)"
   fi
   [ "$rc" -eq 0 ] || die "$name (exit $rc)"
 }
