@@ -61,6 +61,14 @@ parent=${FRESH_WORKDIR:-/var/tmp}
 mkdir -p "$parent"
 avail_kib=$(df -Pk "$parent" | awk 'NR == 2 { print $4 }')
 [ "$avail_kib" -ge $((4 * 1024 * 1024)) ] || skip "under 4 GiB free in $parent (FRESH_WORKDIR)"
+probe=$(mktemp -d "$parent/sscor-fresh-probe.XXXXXX")
+if mount -t tmpfs probe "$probe" 2>/dev/null; then
+  umount "$probe"
+  rmdir "$probe"
+else
+  rmdir "$probe"
+  skip "cannot mount (needs CAP_SYS_ADMIN: a real machine or a privileged container)"
+fi
 
 # ---- the root, and its removal on any exit --------------------------------------------
 work=$(mktemp -d "$parent/sscor-fresh.XXXXXX")
