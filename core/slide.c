@@ -189,8 +189,9 @@ static int same_blocks(const tiff_level *a, const tiff_level *b) {
 /* How many pages hold the channels (1 = the first page holds them all):
  * SizeC of OME-XML, else the run of gray pages of the first page's size not
  * marked reduced (an ImageJ or tifffile stack of channels). A channel page
- * of another size or sample layout is an error: skipping it would lose a
- * channel without a word. Leaves the handle on the last channel page. */
+ * of another sample layout (or, with OME-XML, size) is an error: skipping
+ * it would lose a channel without a word. Leaves the handle on the last
+ * channel page. */
 static sscor_status count_pages(sscor_slide *s, tiff_level *l0) {
   TIFF *tif = s->tifs[0];
   const char *desc = NULL;
@@ -235,6 +236,9 @@ static sscor_status count_pages(sscor_slide *s, tiff_level *l0) {
   if (want && s->npages < want)
     return sscor_fail(SSCOR_E_FORMAT, "%s: OME-XML says %d channel pages, the file holds %d", s->path, want,
                       s->npages);
+  /* back to the last channel page: the main chain's levels follow it */
+  if (!TIFFSetSubDirectory(tif, l0->ifd[s->npages - 1]))
+    return sscor_fail(SSCOR_E_CORRUPT, "%s: cannot reread directory %d: %s", s->path, s->npages - 1, tiff_why(s));
   return SSCOR_OK;
 }
 
