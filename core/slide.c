@@ -49,7 +49,7 @@ struct sscor_slide {
   TIFF *tifs[MAX_PAGES];
   uint64_t cur_ifd[MAX_PAGES];
   int64_t next_scan_row[MAX_PAGES]; /* scanline mode: next row libtiff can give without restarting */
-  int npages;
+  int npages, ome;
   char channel_names[1024];
   sscor_tiff_errbuf eb;
   int nlevels;
@@ -206,6 +206,7 @@ static sscor_status count_pages(sscor_slide *s, tiff_level *l0) {
       return sscor_fail(SSCOR_E_FORMAT, "%s: OME-XML says SizeC=%d, which %u samples per page cannot hold",
                         s->path, ome.size_c, s->spp);
     want = ome.size_c / s->spp;
+    s->ome = 1;
     snprintf(s->channel_names, sizeof s->channel_names, "%s", ome.names);
   }
   s->npages = 1;
@@ -302,6 +303,7 @@ static sscor_status tiff_open(sscor_slide *s) {
   if ((st = tiff_goto(s, &s->lv[0], 0, &tif))) return st;
   s->info.channels = s->spp * s->npages;
   s->info.pages = s->npages;
+  s->info.ome = s->ome && s->npages > 1;
   s->info.channel_names = s->channel_names[0] ? s->channel_names : NULL;
   s->info.levels = s->nlevels;
   s->info.reader = "libtiff";

@@ -37,6 +37,7 @@ typedef struct {
   const char *vendor;     /* OpenSlide vendor name, or "tiff" */
   int pages;              /* TIFF pages the channels come from (1: all in one page) */
   const char *channel_names; /* comma-separated, from OME-XML; NULL when the file names none */
+  int ome;                /* 1: channel pages described by OME-XML (SizeC > 1) */
 } sscor_slide_info;
 
 /* Default cache budget for decoded tiles (bytes). */

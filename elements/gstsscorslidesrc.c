@@ -11,7 +11,10 @@
  * the meta gives the valid size. The slide is read tile by tile through a
  * bounded cache, so memory does not depend on the slide size. Resolution goes
  * downstream as sscor-mpp-x / sscor-mpp-y stream tags (microns per
- * pixel of the streamed level). */
+ * pixel of the streamed level). An OME-TIFF whose channels are pages of
+ * their own (core/slide.h) streams like any multi-channel image, with the
+ * OME-XML's channel names in the tile meta and the sscor-channel-pages tag,
+ * so sscorblendsink writes the channels back as pages. */
 #include "gstsscorslidesrc.h"
 
 #include <math.h>
@@ -138,12 +141,17 @@ static gboolean parse_channels(GstSscorSlideSrc *s) {
   s->out_channels = n;
   GString *names = g_string_new(NULL);
   int rgb = s->src_channels >= 3 && s->src_channels <= 4 && s->type == SSCOR_U8;
+  const char *file_names = sscor_slide_get_info(s->slide)->channel_names;
+  gchar **named = file_names ? g_strsplit(file_names, ",", -1) : NULL;
   for (int i = 0; i < n; i++) {
     if (i) g_string_append_c(names, ',');
-    if (rgb) g_string_append_c(names, "RGBA"[s->sel[i]]);
+    if (named && s->sel[i] < (int)g_strv_length(named) && named[s->sel[i]][0])
+      g_string_append(names, named[s->sel[i]]); /* as the OME-XML names them */
+    else if (rgb) g_string_append_c(names, "RGBA"[s->sel[i]]);
     else if (s->src_channels == 1) g_string_append(names, "gray");
     else g_string_append_printf(names, "ch%d", s->sel[i]);
   }
+  g_strfreev(named);
   s->channel_names = g_string_free(names, FALSE);
   return TRUE;
 }
@@ -312,6 +320,8 @@ static GstFlowReturn create(GstPushSrc *psrc, GstBuffer **out) {
     gchar *desc = g_strdup_printf("%s slide read by %s, level %d, channels %s", info->vendor,
                                   info->reader, s->level, s->channel_names);
     gst_tag_list_add(tags, GST_TAG_MERGE_REPLACE, GST_TAG_DESCRIPTION, desc, NULL);
+    if (info->ome && s->out_channels > 1)
+      gst_tag_list_add(tags, GST_TAG_MERGE_REPLACE, GST_SSCOR_TAG_CHANNEL_PAGES, TRUE, NULL);
     /* the file itself, so sscorsample can analyse it in bounded memory */
     gst_tag_list_add(tags, GST_TAG_MERGE_REPLACE, GST_TAG_LOCATION, s->location, NULL);
     g_free(desc);
