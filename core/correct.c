@@ -408,6 +408,7 @@ typedef struct {
   const sscor_slide_info *info;
   void *buf;
   size_t cap;
+  int channel; /* -1: the mean of every channel */
 } slide_reader;
 
 static sscor_status slide_region_reader(void *user, int x, int y, int w, int h, float *dst) {
@@ -426,10 +427,26 @@ static sscor_status slide_region_reader(void *user, int x, int y, int w, int h, 
   sscor_image_wrap(&img, r->buf, w, h, C, r->info->type, stride);
   for (int yy = 0; yy < h; yy++)
     for (int xx = 0; xx < w; xx++) {
+      if (r->channel >= 0) {
+        dst[(size_t)yy * w + xx] = sscor_image_get(&img, xx, yy, r->channel);
+        continue;
+      }
       float s = 0;
       for (int k = 0; k < C; k++) s += sscor_image_get(&img, xx, yy, k);
       dst[(size_t)yy * w + xx] = s / C;
     }
+  return SSCOR_OK;
+}
+
+typedef struct {
+  const sscor_image *img;
+  int channel;
+} image_channel_reader;
+
+static sscor_status image_channel_region(void *user, int x, int y, int w, int h, float *dst) {
+  const image_channel_reader *r = user;
+  for (int yy = 0; yy < h; yy++)
+    for (int xx = 0; xx < w; xx++) dst[(size_t)yy * w + xx] = sscor_image_get(r->img, x + xx, y + yy, r->channel);
   return SSCOR_OK;
 }
 
@@ -454,6 +471,42 @@ static sscor_status load_mask(sscor_geometry *g, const char *geometry_file) {
     memset(&g->mask, 0, sizeof g->mask);
   }
   free(path);
+  return st;
+}
+
+/* The image reduced by `scale` (box mean), read band by band through
+ * reader: `scale` rows make one reduced row, so memory is a band plus the
+ * reduced image. */
+static sscor_status reduce_image(const char *name, int W, int H, int scale, sscor_region_reader reader,
+                                 void *user, sscor_image *coarse_img) {
+  sscor_image coarse;
+  sscor_status st = sscor_image_alloc(&coarse, W / scale, H / scale, 1, SSCOR_F32);
+  if (st) return st;
+  int rows = scale;
+  while (rows * 2 <= 256 && rows * 2 <= H) rows *= 2;
+  float *band = malloc(sizeof(float) * (size_t)W * rows);
+  double *acc = malloc(sizeof(double) * (size_t)coarse.width);
+  if (!band || !acc) {
+    st = sscor_fail(SSCOR_E_NOMEM, "%s: out of memory for the reduced image", name);
+  }
+  for (int y0 = 0; y0 < coarse.height * scale && !st; y0 += rows) {
+    int h = rows;
+    if (y0 + h > coarse.height * scale) h = coarse.height * scale - y0;
+    if ((st = reader(user, 0, y0, W, h, band))) break;
+    for (int cy = 0; cy < h / scale; cy++) {
+      memset(acc, 0, sizeof(double) * (size_t)coarse.width);
+      for (int yy = 0; yy < scale; yy++) {
+        const float *row = band + (size_t)(cy * scale + yy) * W;
+        for (int x = 0; x < coarse.width * scale; x++) acc[x / scale] += row[x];
+      }
+      float *out = sscor_image_row(&coarse, y0 / scale + cy);
+      for (int x = 0; x < coarse.width; x++) out[x] = (float)(acc[x] / ((double)scale * scale));
+    }
+  }
+  free(band);
+  free(acc);
+  if (st) sscor_image_free(&coarse);
+  else *coarse_img = coarse;
   return st;
 }
 
@@ -482,36 +535,7 @@ static sscor_status analyse(const char *name, int W, int H, sscor_region_reader 
   if (W / scale < 16 || H / scale < 16)
     return sscor_fail(SSCOR_E_INVALID, "%s: %dx%d is too small to analyse at reduction %d", name, W, H, scale);
   rep->scale = scale;
-  if ((st = sscor_image_alloc(&coarse, W / scale, H / scale, 1, SSCOR_F32))) return st;
-  {
-    int rows = scale;
-    while (rows * 2 <= 256 && rows * 2 <= H) rows *= 2;
-    float *band = malloc(sizeof(float) * (size_t)W * rows);
-    double *acc = malloc(sizeof(double) * (size_t)coarse.width);
-    if (!band || !acc) {
-      free(band);
-      free(acc);
-      st = sscor_fail(SSCOR_E_NOMEM, "%s: out of memory for the reduced image", name);
-      goto done;
-    }
-    for (int y0 = 0; y0 < coarse.height * scale && !st; y0 += rows) {
-      int h = rows;
-      if (y0 + h > coarse.height * scale) h = coarse.height * scale - y0;
-      if ((st = reader(user, 0, y0, W, h, band))) break;
-      for (int cy = 0; cy < h / scale; cy++) {
-        memset(acc, 0, sizeof(double) * (size_t)coarse.width);
-        for (int yy = 0; yy < scale; yy++) {
-          const float *row = band + (size_t)(cy * scale + yy) * W;
-          for (int x = 0; x < coarse.width * scale; x++) acc[x / scale] += row[x];
-        }
-        float *out = sscor_image_row(&coarse, y0 / scale + cy);
-        for (int x = 0; x < coarse.width; x++) out[x] = (float)(acc[x] / ((double)scale * scale));
-      }
-    }
-    free(band);
-    free(acc);
-    if (st) goto done;
-  }
+  if ((st = reduce_image(name, W, H, scale, reader, user, &coarse))) goto done;
   if (p->geometry_file) {
     if ((st = sscor_geometry_read(p->geometry_file, g))) goto done;
     if (g->width != W || g->height != H) {
@@ -630,6 +654,7 @@ sscor_status sscor_analyse_slide(const char *path, const sscor_analyse_params *p
   memset(rep, 0, sizeof *rep);
   memset(g, 0, sizeof *g);
   slide_reader rd = {0};
+  rd.channel = -1;
   sscor_status st = sscor_slide_open(path, &rd.s);
   if (st) return st;
   rd.info = sscor_slide_get_info(rd.s);
@@ -646,6 +671,85 @@ sscor_status sscor_analyse_image(const sscor_image *img, const char *name, const
                                  sscor_analyse_report *rep) {
   return analyse(name ? name : "image", img->width, img->height, sscor_image_region_reader, (void *)img, p,
                  g, ff, coarse_out, rep);
+}
+
+/* ---- one flat-field per channel ---------------------------------------- */
+
+/* The field that changes nothing (for a channel whose own field is refused). */
+static sscor_status identity_field(const sscor_geometry *g, sscor_flatfield **ff) {
+  double ku[2] = {0, g->tile_w > 0 ? g->tile_w : 1}, kv[2] = {0, g->tile_h > 0 ? g->tile_h : 1}, f[4] = {0};
+  return sscor_flatfield_from_params(g, 2, ku, kv, f, NULL, 0, 0.0, ff);
+}
+
+/* Estimates ff[k] for each of C channels from that channel alone (the
+ * reader's channel selected by *channel); see correct.h. */
+static sscor_status analyse_channels(const char *name, int W, int H, int C, sscor_region_reader reader, void *user,
+                                     int *channel, const sscor_analyse_params *p, const sscor_geometry *g,
+                                     int scale, sscor_flatfield **ff, sscor_analyse_report *rep) {
+  sscor_status st = SSCOR_OK;
+  char kept[128] = "";
+  int n = 0, left = 0;
+  sscor_flatfield_params fp = p->flat;
+  fp.line_gain = 1.0; /* the geometry passed the check on the mean of the channels */
+  for (int k = 0; k < C && !st; k++) {
+    sscor_image coarse = {0};
+    sscor_flatfield_report fr;
+    *channel = k;
+    if (!(st = reduce_image(name, W, H, scale, reader, user, &coarse)))
+      st = sscor_flatfield_estimate(g, &coarse, scale, reader, user, &fp, &ff[k], &fr);
+    sscor_image_free(&coarse);
+    if (st == SSCOR_E_INVALID) { /* the held-out check refused it: never harm a channel */
+      left++;
+      size_t l = strlen(kept);
+      snprintf(kept + l, sizeof kept - l, "%s%d", l ? "," : "", k);
+      st = identity_field(g, &ff[k]);
+    }
+    if (!st) n++;
+  }
+  if (st) {
+    for (int k = 0; k < n; k++) sscor_flatfield_free(ff[k]);
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", sscor_last_error());
+    return sscor_fail(st, "%s: flat-field of channel %d: %s", name, n, msg);
+  }
+  if (left == C) {
+    for (int k = 0; k < n; k++) sscor_flatfield_free(ff[k]);
+    return sscor_fail(SSCOR_E_INVALID, "%s: no reliable correction found for any of its %d channels alone", name, C);
+  }
+  size_t l = strlen(rep->detect.summary);
+  if (left)
+    snprintf(rep->detect.summary + l, sizeof rep->detect.summary - l,
+             "; a flat-field per channel, channel%s %s left as is (no reliable correction)", left > 1 ? "s" : "",
+             kept);
+  else
+    snprintf(rep->detect.summary + l, sizeof rep->detect.summary - l, "; a flat-field per channel (%d)", C);
+  return SSCOR_OK;
+}
+
+sscor_status sscor_analyse_slide_channels(const char *path, const sscor_analyse_params *p, const sscor_geometry *g,
+                                          int scale, int channels, sscor_flatfield **ff, sscor_analyse_report *rep) {
+  slide_reader rd = {0};
+  sscor_status st = sscor_slide_open(path, &rd.s);
+  if (st) return st;
+  rd.info = sscor_slide_get_info(rd.s);
+  if (channels < 1 || channels > rd.info->channels)
+    st = sscor_fail(SSCOR_E_INVALID, "%s: %d channels asked of a %d-channel image", path, channels, rd.info->channels);
+  else
+    st = analyse_channels(path, g->width, g->height, channels, slide_region_reader, &rd, &rd.channel, p, g, scale,
+                          ff, rep);
+  free(rd.buf);
+  sscor_slide_close(rd.s);
+  return st;
+}
+
+sscor_status sscor_analyse_image_channels(const sscor_image *img, const char *name, const sscor_analyse_params *p,
+                                          const sscor_geometry *g, int scale, int channels, sscor_flatfield **ff,
+                                          sscor_analyse_report *rep) {
+  image_channel_reader rd = {img, 0};
+  if (channels < 1 || channels > img->channels)
+    return sscor_fail(SSCOR_E_INVALID, "%s: %d channels asked of a %d-channel image", name, channels, img->channels);
+  return analyse_channels(name ? name : "image", img->width, img->height, channels, image_channel_region, &rd,
+                          &rd.channel, p, g, scale, ff, rep);
 }
 
 /* ---- learned refinement ------------------------------------------------- */

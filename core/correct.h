@@ -115,6 +115,18 @@ sscor_status sscor_analyse_image(const sscor_image *img, const char *name, const
                                  sscor_geometry *g, sscor_flatfield **ff, sscor_image *coarse,
                                  sscor_analyse_report *report);
 
+/* One flat-field per channel for geometry g (from the analysis above, on the
+ * mean of the channels: the tiles are the same for every channel), each
+ * estimated from its channel alone, since fluorescence channels shade with
+ * different strengths: ff[0..channels) (the first `channels` of the image;
+ * RGBA passes 3). A channel whose own field fails the held-out check gets
+ * the identity (left as is, said in rep->detect.summary); all refused is
+ * SSCOR_E_INVALID. scale: rep->scale of the analysis. */
+sscor_status sscor_analyse_slide_channels(const char *path, const sscor_analyse_params *p, const sscor_geometry *g,
+                                          int scale, int channels, sscor_flatfield **ff, sscor_analyse_report *rep);
+sscor_status sscor_analyse_image_channels(const sscor_image *img, const char *name, const sscor_analyse_params *p,
+                                          const sscor_geometry *g, int scale, int channels, sscor_flatfield **ff,
+                                          sscor_analyse_report *rep);
 
 /* ---- learned refinement ------------------------------------------------- */
 

@@ -7,8 +7,10 @@
  *
  * Works in place: keeps the sample type, the channel count and the tile meta.
  * With RGBA the colour channels are corrected by a 3-channel model and alpha
- * is kept. Tiles are corrected on their valid part (the reflected padding on
- * the right/bottom edges is left as is). */
+ * is kept. Channel-sequential tiles (one GRAY frame per channel, the tile
+ * meta saying which) are corrected channel by channel, each with its own
+ * flat-field when the model has one per channel. Tiles are corrected on their
+ * valid part (the reflected padding on the right/bottom edges is left as is). */
 #include "gstsscorcorrect.h"
 
 #include "gstsscormeta.h"
@@ -72,12 +74,14 @@ static GstFlowReturn gst_sscor_correct_transform_frame_ip(GstVideoFilter *vf, Gs
   GstSscorTileMeta *meta = gst_sscor_buffer_get_tile_meta(frame->buffer);
   int x0 = 0, y0 = 0, vw = fw, vh = fh, iw = fw, ih = fh;
   if (meta) {
-    if (meta->channel >= 0) {
-      GST_ELEMENT_ERROR(s, STREAM, FORMAT, ("Channel-sequential tiles are not supported"),
-                        ("the source sends one channel per frame (%u channels); correct a stream "
-                         "with all channels in one frame",
-                         meta->n_channels));
-      return GST_FLOW_ERROR;
+    if (meta->channel >= 0) { /* channel-sequential: one channel of an image of n_channels */
+      if (pixel_ch != 1 || meta->channel >= (gint)meta->n_channels) {
+        GST_ELEMENT_ERROR(s, STREAM, FORMAT, ("Bad channel-sequential tile for model %s", s->model_path),
+                          ("channel %d of %u in a %s frame", meta->channel, meta->n_channels,
+                           gst_video_format_to_string(fmt)));
+        return GST_FLOW_ERROR;
+      }
+      channels = (int)meta->n_channels;
     }
     x0 = (int)meta->image_x;
     y0 = (int)meta->image_y;
@@ -97,7 +101,10 @@ static GstFlowReturn gst_sscor_correct_transform_frame_ip(GstVideoFilter *vf, Gs
   if (vw <= 0 || vh <= 0) return GST_FLOW_OK;
   sscor_image img;
   size_t stride = (size_t)GST_VIDEO_FRAME_PLANE_STRIDE(frame, 0);
-  if (pixel_ch == channels) {
+  if (meta && meta->channel >= 0) {
+    sscor_image_wrap(&img, GST_VIDEO_FRAME_PLANE_DATA(frame, 0), vw, vh, 1, type, stride);
+    if (sscor_corrector_apply_channel(s->corr, &img, x0, y0, meta->channel)) goto fail;
+  } else if (pixel_ch == channels) {
     sscor_image_wrap(&img, GST_VIDEO_FRAME_PLANE_DATA(frame, 0), vw, vh, channels, type, stride);
     if (sscor_corrector_apply(s->corr, &img, x0, y0)) goto fail;
   } else {
@@ -121,7 +128,8 @@ static GstFlowReturn gst_sscor_correct_transform_frame_ip(GstVideoFilter *vf, Gs
   }
   return GST_FLOW_OK;
 fail:
-  GST_ELEMENT_ERROR(s, STREAM, FAILED, ("Correction failed"), ("%s", sscor_last_error()));
+  GST_ELEMENT_ERROR(s, STREAM, FAILED, ("Correction with model %s failed: %s", s->model_path, sscor_last_error()),
+                    (NULL));
   return GST_FLOW_ERROR;
 }
 

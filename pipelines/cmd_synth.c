@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "degrade.h"
+#include "image.h"
 #include "pyramid.h"
 #include "slide.h"
 
@@ -28,6 +29,9 @@ static void help(void) {
       "  -s, --size WxH       generated content size (512x512)\n"
       "  -c, --channels N     generated content channels (1)\n"
       "  -T, --type TYPE      generated content sample type: u8, u16, f32 (u16)\n"
+      "      --channel-strength A,B,...  channel c gets the degradation to the power A..\n"
+      "                       (one value per channel; 0.5 = half the log-shading)\n"
+      "      --ome            write OUT as OME-TIFF, one page per channel\n"
       "      --seed N         generated content seed (1)\n"
       "  -t, --truth FILE     clean image output (OUT.truth.tif)\n"
       "  -g, --geometry FILE  truth geometry output (OUT.truth.txt)\n"
@@ -53,7 +57,10 @@ int sscor_cmd_synth(int argc, char **argv) {
   int ndeg = 0;
   long w = 512, h = 512, channels = 1, seed = 1;
   sscor_sample_type type = SSCOR_U16;
+  double strength[SSCOR_IMAGE_MAX_CHANNELS];
+  int nstrength = 0, ome = 0;
   static const struct option opts[] = {
+      {"channel-strength", required_argument, 0, 'A'}, {"ome", no_argument, 0, 'O'},
       {"degrade", required_argument, 0, 'd'}, {"input", required_argument, 0, 'i'},
       {"size", required_argument, 0, 's'},    {"channels", required_argument, 0, 'c'},
       {"type", required_argument, 0, 'T'},    {"seed", required_argument, 0, 'S'},
@@ -97,6 +104,14 @@ int sscor_cmd_synth(int argc, char **argv) {
       if (sscor_cli_int(optarg, 0, 0x7fffffffL, &seed))
         return sscor_cli_usage_error(cmd, "--seed '%s' must be a non-negative integer", optarg);
       break;
+    case 'A': {
+      nstrength = 0;
+      for (char *tok = strtok(optarg, ","); tok; tok = strtok(NULL, ","))
+        if (nstrength == SSCOR_IMAGE_MAX_CHANNELS || sscor_cli_double(tok, 0, 10, &strength[nstrength++]))
+          return sscor_cli_usage_error(cmd, "--channel-strength: '%s' is not a number in 0..10", tok);
+      break;
+    }
+    case 'O': ome = 1; break;
     case 't': truth_path = optarg; break;
     case 'g': geom_path = optarg; break;
     case 'h': help(); return SSCOR_EXIT_OK;
@@ -133,12 +148,16 @@ int sscor_cmd_synth(int argc, char **argv) {
   if (sscor_image_alloc(&clean, img.width, img.height, img.channels, img.type) ||
       sscor_image_convert(&img, &clean) ||
       sscor_degrade_plan_new(degs, ndeg, img.width, img.height, &plan) ||
-      sscor_degrade_plan_apply(plan, &img)) {
+      sscor_degrade_plan_apply(plan, &img) ||
+      (nstrength && sscor_degrade_channel_strengths(&clean, &img, strength, nstrength))) {
     rc = sscor_cli_fail(cmd);
     goto done;
   }
+  sscor_pyramid_opts po;
+  sscor_pyramid_opts_default(&po);
+  po.channel_pages = ome;
   /* Three files; if a later one fails, the earlier ones are removed. */
-  if (sscor_image_write_pyramid(out, &img, NULL)) {
+  if (sscor_image_write_pyramid(out, &img, &po)) {
     rc = sscor_cli_fail(cmd);
     goto done;
   }
