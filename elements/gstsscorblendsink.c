@@ -203,8 +203,8 @@ static gboolean open_writer(GstSscorBlendSink *s, gint64 w, gint64 h, gint chann
   o.channel_names = names;
   if (w > SSCOR_IMAGE_MAX_SIDE || h > SSCOR_IMAGE_MAX_SIDE || w <= 0 || h <= 0) {
     GST_ELEMENT_ERROR(s, STREAM, FORMAT,
-                      ("Image size %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT " is out of range",
-                       w, h),
+                      ("%s: image size %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT " is out of range",
+                       s->location, w, h),
                       (NULL));
     return FALSE;
   }
@@ -263,7 +263,7 @@ static GstFlowReturn render(GstBaseSink *bsink, GstBuffer *buf) {
   gint C = m->channel >= 0 ? (gint)m->n_channels : s->frame_channels;
   if (m->channel >= 0 && s->frame_channels != 1) {
     GST_ELEMENT_ERROR(s, STREAM, FORMAT,
-                      ("Channel-sequential tiles must be GRAY frames, not %s",
+                      ("%s: channel-sequential tiles must be GRAY frames, not %s", s->location,
                        gst_video_format_to_string(GST_VIDEO_INFO_FORMAT(&s->vinfo))),
                       (NULL));
     ret = GST_FLOW_ERROR;
@@ -277,8 +277,8 @@ static GstFlowReturn render(GstBaseSink *bsink, GstBuffer *buf) {
     }
     if (m->overlap >= (guint)MIN(tile.width, tile.height)) {
       GST_ELEMENT_ERROR(s, STREAM, FORMAT,
-                        ("Tile overlap %u is not smaller than the %dx%d tiles", m->overlap,
-                         tile.width, tile.height),
+                        ("%s: tile overlap %u is not smaller than the %dx%d tiles", s->location,
+                         m->overlap, tile.width, tile.height),
                         (NULL));
       reset(s);
       ret = GST_FLOW_ERROR;
@@ -295,10 +295,10 @@ static GstFlowReturn render(GstBaseSink *bsink, GstBuffer *buf) {
   } else if ((gint64)m->image_width != s->width || (gint64)m->image_height != s->height ||
              C != s->channels) {
     GST_ELEMENT_ERROR(s, STREAM, FORMAT,
-                      ("Tile meta changed image geometry mid-stream (%" G_GUINT64_FORMAT
+                      ("%s: tile meta changed image geometry mid-stream (%" G_GUINT64_FORMAT
                        "x%" G_GUINT64_FORMAT "x%d after %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT
                        "x%d)",
-                       m->image_width, m->image_height, C, s->width, s->height, s->channels),
+                       s->location, m->image_width, m->image_height, C, s->width, s->height, s->channels),
                       (NULL));
     reset(s);
     ret = GST_FLOW_ERROR;

@@ -60,8 +60,26 @@ static gboolean gst_sscor_correct_start(GstBaseTransform *bt) {
 }
 
 static gboolean gst_sscor_correct_stop(GstBaseTransform *bt) {
-  release(GST_SSCOR_CORRECT(bt));
+  GstSscorCorrect *s = GST_SSCOR_CORRECT(bt);
+  release(s);
+  g_free(s->location);
+  s->location = NULL;
   return TRUE;
+}
+
+/* The file the stream comes from (sscorslidesrc's location tag), for messages. */
+static gboolean gst_sscor_correct_sink_event(GstBaseTransform *bt, GstEvent *e) {
+  GstSscorCorrect *s = GST_SSCOR_CORRECT(bt);
+  gchar *loc = NULL;
+  if (GST_EVENT_TYPE(e) == GST_EVENT_TAG) {
+    GstTagList *tags;
+    gst_event_parse_tag(e, &tags);
+    if (gst_tag_list_get_string(tags, GST_TAG_LOCATION, &loc) && loc) {
+      g_free(s->location);
+      s->location = loc;
+    }
+  }
+  return GST_BASE_TRANSFORM_CLASS(gst_sscor_correct_parent_class)->sink_event(bt, e);
 }
 
 static GstFlowReturn gst_sscor_correct_transform_frame_ip(GstVideoFilter *vf, GstVideoFrame *frame) {
@@ -91,7 +109,7 @@ static GstFlowReturn gst_sscor_correct_transform_frame_ip(GstVideoFilter *vf, Gs
     ih = (int)meta->image_height;
   }
   if (!s->checked) {
-    if (sscor_corrector_check(s->corr, channels, type, iw, ih, "the stream")) {
+    if (sscor_corrector_check(s->corr, channels, type, iw, ih, s->location ? s->location : "the stream")) {
       GST_ELEMENT_ERROR(s, STREAM, WRONG_TYPE, ("Model %s does not fit the stream", s->model_path),
                         ("%s", sscor_last_error()));
       return GST_FLOW_ERROR;
@@ -128,7 +146,9 @@ static GstFlowReturn gst_sscor_correct_transform_frame_ip(GstVideoFilter *vf, Gs
   }
   return GST_FLOW_OK;
 fail:
-  GST_ELEMENT_ERROR(s, STREAM, FAILED, ("Correction with model %s failed: %s", s->model_path, sscor_last_error()),
+  GST_ELEMENT_ERROR(s, STREAM, FAILED, ("%s: correction with model %s failed: %s",
+                                        s->location ? s->location : "the stream", s->model_path,
+                                        sscor_last_error()),
                     (NULL));
   return GST_FLOW_ERROR;
 }
@@ -162,6 +182,7 @@ static void gst_sscor_correct_finalize(GObject *o) {
   GstSscorCorrect *s = GST_SSCOR_CORRECT(o);
   release(s);
   g_free(s->model_path);
+  g_free(s->location);
   G_OBJECT_CLASS(gst_sscor_correct_parent_class)->finalize(o);
 }
 
@@ -200,6 +221,7 @@ static void gst_sscor_correct_class_init(GstSscorCorrectClass *klass) {
                                                               gst_caps_from_string(CAPS)));
   bc->start = gst_sscor_correct_start;
   bc->stop = gst_sscor_correct_stop;
+  bc->sink_event = gst_sscor_correct_sink_event;
   vc->transform_frame_ip = gst_sscor_correct_transform_frame_ip;
 }
 

@@ -136,7 +136,7 @@ static gboolean parse_channels(GstSscorSlideSrc *s) {
       s->sel[n++] = (int)c;
     }
     g_strfreev(parts);
-    if (n == 0) return SETTINGS_ERROR(s, "channels=\"%s\" selects no channel", s->channels);
+    if (n == 0) return SETTINGS_ERROR(s, "channels=\"%s\" selects no channel of %s", s->channels, s->location);
   }
   s->out_channels = n;
   GString *names = g_string_new(NULL);
@@ -220,7 +220,8 @@ static gboolean start(GstBaseSrc *bsrc) {
   s->ry = (gint64)floor(s->region_y / s->downsample);
   s->rw = MIN((gint64)ceil(rw0 / s->downsample), lw - s->rx);
   s->rh = MIN((gint64)ceil(rh0 / s->downsample), lh - s->ry);
-  if (s->rw <= 0 || s->rh <= 0) return SETTINGS_ERROR(s, "the region is empty at level %d", s->level);
+  if (s->rw <= 0 || s->rh <= 0)
+    return SETTINGS_ERROR(s, "%s: the region is empty at level %d", s->location, s->level);
   int tw = s->tile_width, th = s->tile_height, ov = s->overlap;
   /* A default tile larger than a small image becomes one tile of the image;
    * an explicit one is the user's request and stays an error. */
@@ -228,14 +229,14 @@ static gboolean start(GstBaseSrc *bsrc) {
   if (!s->tile_height_set && th > s->rh) th = (int)s->rh;
   s->tw = tw, s->th = th;
   if (tw <= 0 || th <= 0)
-    return SETTINGS_ERROR(s, "tile size %dx%d: both sides must be at least 1", tw, th);
+    return SETTINGS_ERROR(s, "%s: tile size %dx%d: both sides must be at least 1", s->location, tw, th);
   if (tw > s->rw || th > s->rh)
     return SETTINGS_ERROR(s,
-                          "tile size %dx%d is larger than the image (%" G_GINT64_FORMAT
+                          "%s: tile size %dx%d is larger than the image (%" G_GINT64_FORMAT
                           "x%" G_GINT64_FORMAT " at level %d); use smaller tiles",
-                          tw, th, s->rw, s->rh, s->level);
+                          s->location, tw, th, s->rw, s->rh, s->level);
   if (ov < 0 || ov >= tw || ov >= th)
-    return SETTINGS_ERROR(s, "overlap %d must be smaller than the tile size %dx%d", ov, tw, th);
+    return SETTINGS_ERROR(s, "%s: overlap %d must be smaller than the tile size %dx%d", s->location, ov, tw, th);
   if (!parse_channels(s)) return FALSE;
   GstVideoFormat fmt;
   int C = s->out_channels;
