@@ -690,7 +690,6 @@ static sscor_status analyse_channels(const char *name, int W, int H, int C, ssco
   char kept[128] = "";
   int n = 0, left = 0;
   sscor_flatfield_params fp = p->flat;
-  fp.line_gain = 1.0; /* the geometry passed the check on the mean of the channels */
   for (int k = 0; k < C && !st; k++) {
     sscor_image coarse = {0};
     sscor_flatfield_report fr;

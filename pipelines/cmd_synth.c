@@ -25,7 +25,8 @@ static void help(void) {
       "                       keys: strength additive level period width length phase\n"
       "                       angle radius count tile tile-w tile-h offset-x offset-y vary seed\n"
       "                       (meanings and defaults: core/degrade.h)\n"
-      "  -i, --input FILE     TIFF to degrade (default: generated content)\n"
+      "  -i, --input FILE     TIFF to degrade (default: generated content); repeated, the\n"
+      "                       inputs' channels are stacked (one size and type)\n"
       "  -s, --size WxH       generated content size (512x512)\n"
       "  -c, --channels N     generated content channels (1)\n"
       "  -T, --type TYPE      generated content sample type: u8, u16, f32 (u16)\n"
@@ -51,8 +52,37 @@ static char *derived(const char *out, const char *suffix) {
   return s;
 }
 
+/* The inputs' channels stacked into one image (one size and sample type). */
+static sscor_status read_inputs(const char *const *paths, int n, sscor_image *out) {
+  sscor_image one[SSCOR_IMAGE_MAX_CHANNELS];
+  int C = 0, k = 0;
+  sscor_status st = SSCOR_OK;
+  for (; k < n && !st; k++) {
+    if ((st = sscor_image_read(paths[k], &one[k]))) break;
+    if (k && (one[k].width != one[0].width || one[k].height != one[0].height || one[k].type != one[0].type))
+      st = sscor_fail(SSCOR_E_INVALID, "%s: %dx%d %s, %s is %dx%d %s: stacked inputs must match", paths[k],
+                      one[k].width, one[k].height, sscor_sample_type_name(one[k].type), paths[0], one[0].width,
+                      one[0].height, sscor_sample_type_name(one[0].type));
+    else if ((C += one[k].channels) > SSCOR_IMAGE_MAX_CHANNELS)
+      st = sscor_fail(SSCOR_E_INVALID, "%s: more than %d channels in all", paths[k], SSCOR_IMAGE_MAX_CHANNELS);
+    if (st) k++;
+  }
+  if (!st && n == 1) {
+    *out = one[0];
+    return SSCOR_OK;
+  }
+  if (!st) st = sscor_image_alloc(out, one[0].width, one[0].height, C, one[0].type);
+  for (int i = 0, c0 = 0; !st && i < n; c0 += one[i++].channels)
+    for (int y = 0; y < out->height; y++)
+      for (int x = 0; x < out->width; x++)
+        for (int c = 0; c < one[i].channels; c++) sscor_image_set(out, x, y, c0 + c, sscor_image_get(&one[i], x, y, c));
+  for (int i = 0; i < k; i++) sscor_image_free(&one[i]);
+  return st;
+}
+
 int sscor_cmd_synth(int argc, char **argv) {
-  const char *cmd = "synth", *input = NULL, *truth_path = NULL, *geom_path = NULL;
+  const char *cmd = "synth", *inputs[SSCOR_IMAGE_MAX_CHANNELS], *truth_path = NULL, *geom_path = NULL;
+  int ninputs = 0;
   sscor_degradation degs[MAX_DEGS];
   int ndeg = 0;
   long w = 512, h = 512, channels = 1, seed = 1;
@@ -78,7 +108,10 @@ int sscor_cmd_synth(int argc, char **argv) {
       ndeg += n;
       break;
     }
-    case 'i': input = optarg; break;
+    case 'i':
+      if (ninputs == SSCOR_IMAGE_MAX_CHANNELS) return sscor_cli_usage_error(cmd, "too many --input files");
+      inputs[ninputs++] = optarg;
+      break;
     case 's': {
       char *x = strchr(optarg, 'x');
       if (!x) return sscor_cli_usage_error(cmd, "--size '%s' is not WxH", optarg);
@@ -135,8 +168,8 @@ int sscor_cmd_synth(int argc, char **argv) {
     rc = sscor_cli_usage_error(cmd, "output, truth and geometry files must differ");
     goto done;
   }
-  if (input) {
-    if (sscor_image_read(input, &img)) {
+  if (ninputs) {
+    if (read_inputs(inputs, ninputs, &img)) {
       rc = sscor_cli_fail(cmd);
       goto done;
     }
