@@ -510,7 +510,7 @@ static double line_energy(const float *L, const float *ls, const uint8_t *fgm, i
  * field that does not clearly help. */
 static sscor_status check_field(const sscor_flatfield *ff, const obslist *L, int ngroups,
                                 int igroup0, const sscor_image *coarse, int scale, double fg,
-                                double line_gain, sscor_flatfield_report *report) {
+                                sscor_flatfield_report *report) {
   double *sy = calloc((size_t)ngroups * 5 + 1, sizeof *sy);
   size_t npx = (size_t)coarse->width * coarse->height;
   float *v = malloc(sizeof *v * (npx + 1));
@@ -629,12 +629,13 @@ static sscor_status check_field(const sscor_flatfield *ff, const obslist *L, int
                       "no reliable correction found: the flat-field would raise the held-out "
                       "gradients inside tiles from %.4f to %.4f",
                       report->check_interior_before, report->check_interior_after);
-  if (!(report->check_lines_after <= line_gain * report->check_lines_before))
+  if (!(report->check_lines_after <= SSCOR_FLATFIELD_LINE_GAIN * report->check_lines_before))
     return sscor_fail(SSCOR_E_INVALID,
                       "no reliable correction found: sharp steps along the image's rows and "
                       "columns would go from %.4g to %.4g (a correction must bring them below "
                       "%.0f %%; the field adds steps where the image has none)",
-                      report->check_lines_before, report->check_lines_after, 100 * line_gain);
+                      report->check_lines_before, report->check_lines_after,
+                      100 * SSCOR_FLATFIELD_LINE_GAIN);
   if (report->check_s_lo < 1.0 / SSCOR_FLATFIELD_MAX_GAIN ||
       report->check_s_hi > SSCOR_FLATFIELD_MAX_GAIN)
     return sscor_fail(SSCOR_E_INVALID,
@@ -976,8 +977,7 @@ sscor_status sscor_flatfield_estimate(const sscor_geometry *g, const sscor_image
     report->overlap_factor = ff->has_overlap ? exp(ff->overlap) : 1.0;
   }
   if (phase == 1 || !params->validate) break;
-  if ((st = check_field(ff, &L, ngroups, igroup0, coarse, scale, fg,
-                            params->line_gain > 0 ? params->line_gain : SSCOR_FLATFIELD_LINE_GAIN, report))) {
+  if ((st = check_field(ff, &L, ngroups, igroup0, coarse, scale, fg, report))) {
     free(absr);
     free(diag_gain);
     goto fail;

@@ -38,9 +38,6 @@ typedef struct {
                          exposed twice (photobleaching) or blended by the stitcher (1 = default) */
   int validate;       /* hold out a quarter of the evidence and refuse a field that does not
                          clearly help on it (1 = default; see below) */
-  double line_gain;   /* the check's bound on line energy (0 = SSCOR_FLATFIELD_LINE_GAIN); 1 for
-                         a geometry checked already: no new steps, where the content's own
-                         lines may outweigh the seams (one channel of several) */
 } sscor_flatfield_params;
 
 void sscor_flatfield_params_default(sscor_flatfield_params *p);

@@ -211,7 +211,7 @@ static sscor_status count_pages(sscor_slide *s, tiff_level *l0) {
   }
   s->npages = 1;
   if (!want && s->spp != 1) return SSCOR_OK;
-  while (s->npages < (want ? want : MAX_PAGES)) {
+  while (s->npages < (want ? want : MAX_PAGES + 1)) {
     uint32_t w = 0, h = 0, sub = 0;
     if (!TIFFReadDirectory(tif)) break;
     TIFFGetField(tif, TIFFTAG_IMAGEWIDTH, &w);
@@ -232,6 +232,8 @@ static sscor_status count_pages(sscor_slide *s, tiff_level *l0) {
                         s->path, s->npages, w, h, spp, bps, TIFFIsTiled(tif) ? "yes" : "no", l0->w, l0->h,
                         s->spp, s->bps, l0->tiled ? "yes" : "no");
     }
+    if (s->npages == MAX_PAGES)
+      return sscor_fail(SSCOR_E_UNSUPPORTED, "%s: more than %d channel pages of %ux%u", s->path, MAX_PAGES, w, h);
     l0->ifd[s->npages++] = l.ifd[0];
   }
   if (want && s->npages < want)
