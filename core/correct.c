@@ -19,7 +19,8 @@ struct sscor_corrector {
   sscor_correct_params p;
   sscor_geometry g;
   int has_geom;
-  sscor_flatfield *ff;
+  sscor_flatfield *ff[SSCOR_MODEL_MAX_CHANNELS]; /* one for all channels, or one per channel */
+  int nff;
   /* G_C windows: one workspace per window size in use (usually one) */
   sscor_engine *engine;
   sscor_net_ws *ws;
@@ -55,85 +56,128 @@ static double get_f64(const uint8_t **p) {
   return d;
 }
 
-sscor_status sscor_model_set_flatfield(sscor_model *m, const sscor_geometry *g,
-                                       const sscor_flatfield *ff) {
+/* One FLAT payload (layout in model_file.h), malloc'd. */
+static sscor_status flat_payload(const sscor_geometry *g, const sscor_flatfield *ff, uint8_t **out, size_t *len) {
+  int nk;
+  const double *ku, *kv, *f, *gain;
+  double dark;
+  sscor_flatfield_params_of(ff, &nk, &ku, &kv, &f, &gain, &dark);
+  int nt = g->n_tiles;
+  double lov = sscor_flatfield_log_overlap(ff);
+  *len = 16 + 8 + 16 * (size_t)nk + 8 * (size_t)nk * nk + (gain ? 8 * (size_t)nt : 0) + (lov != 0.0 ? 8 : 0);
+  uint8_t *p = *out = malloc(*len);
+  if (!p) return sscor_fail(SSCOR_E_NOMEM, "model: out of memory storing the flat-field");
+  put_u32(&p, (uint32_t)nk);
+  put_u32(&p, (uint32_t)nt);
+  put_u32(&p, gain ? 1 : 0);
+  put_u32(&p, lov != 0.0 ? 1 : 0); /* flags: 1 = an overlap factor follows the gains */
+  put_f64(&p, dark);
+  for (int i = 0; i < nk; i++) put_f64(&p, ku[i]);
+  for (int i = 0; i < nk; i++) put_f64(&p, kv[i]);
+  for (int i = 0; i < nk * nk; i++) put_f64(&p, f[i]);
+  for (int i = 0; gain && i < nt; i++) put_f64(&p, gain[i]);
+  if (lov != 0.0) put_f64(&p, lov);
+  return SSCOR_OK;
+}
+
+sscor_status sscor_model_set_flatfields(sscor_model *m, const sscor_geometry *g, sscor_flatfield *const *ff,
+                                        int n) {
   char *text;
   sscor_status st = sscor_geometry_format(g, &text);
   if (st) return st;
   uint8_t *buf = NULL;
   size_t len = 0;
-  if (ff) {
-    int nk;
-    const double *ku, *kv, *f, *gain;
-    double dark;
-    sscor_flatfield_params_of(ff, &nk, &ku, &kv, &f, &gain, &dark);
-    int nt = g->n_tiles;
-    double lov = sscor_flatfield_log_overlap(ff);
-    len = 16 + 8 + 16 * (size_t)nk + 8 * (size_t)nk * nk + (gain ? 8 * (size_t)nt : 0) +
-          (lov != 0.0 ? 8 : 0);
-    buf = malloc(len);
-    if (!buf) {
-      free(text);
-      return sscor_fail(SSCOR_E_NOMEM, "model: out of memory storing the flat-field");
+  for (int k = 0; k < n && !st; k++) {
+    uint8_t *one;
+    size_t n1;
+    if ((st = flat_payload(g, ff[k], &one, &n1))) break;
+    uint8_t *b = realloc(buf, len + n1);
+    if (b) {
+      memcpy(b + len, one, n1);
+      buf = b, len += n1;
+    } else {
+      st = sscor_fail(SSCOR_E_NOMEM, "model: out of memory storing the flat-field");
     }
-    uint8_t *p = buf;
-    put_u32(&p, (uint32_t)nk);
-    put_u32(&p, (uint32_t)nt);
-    put_u32(&p, gain ? 1 : 0);
-    put_u32(&p, lov != 0.0 ? 1 : 0); /* flags: 1 = an overlap factor follows the gains */
-    put_f64(&p, dark);
-    for (int i = 0; i < nk; i++) put_f64(&p, ku[i]);
-    for (int i = 0; i < nk; i++) put_f64(&p, kv[i]);
-    for (int i = 0; i < nk * nk; i++) put_f64(&p, f[i]);
-    for (int i = 0; gain && i < nt; i++) put_f64(&p, gain[i]);
-    if (lov != 0.0) put_f64(&p, lov);
+    free(one);
+  }
+  if (st) {
+    free(buf);
+    free(text);
+    return st;
   }
   free(m->geometry);
   free(m->flatfield);
   m->geometry = text;
   m->flatfield = buf;
   m->flatfield_len = len;
+  m->flatfield_count = n;
   return SSCOR_OK;
 }
 
-sscor_status sscor_model_get_flatfield(const sscor_model *m, sscor_geometry *g, sscor_flatfield **ff) {
-  *ff = NULL;
-  if (!m->geometry) return sscor_fail(SSCOR_E_FORMAT, "model: holds no geometry");
-  sscor_status st = sscor_geometry_parse(m->geometry, "model geometry", g);
-  if (st) return st;
-  if (!m->flatfield) return SSCOR_OK;
-  const uint8_t *p = m->flatfield, *end = p + m->flatfield_len;
-  if (m->flatfield_len < 24) {
-    sscor_geometry_free(g);
-    return sscor_fail(SSCOR_E_CORRUPT, "model: FLAT section too short (%zu bytes)", m->flatfield_len);
-  }
+sscor_status sscor_model_set_flatfield(sscor_model *m, const sscor_geometry *g,
+                                       const sscor_flatfield *ff) {
+  sscor_flatfield *one = (sscor_flatfield *)ff;
+  return sscor_model_set_flatfields(m, g, &one, ff ? 1 : 0);
+}
+
+/* Rebuilds the field of one FLAT payload for geometry g. */
+static sscor_status parse_flat(const uint8_t *p, size_t len, const sscor_geometry *g, sscor_flatfield **ff) {
+  const uint8_t *end = p + len;
+  if (len < 24) return sscor_fail(SSCOR_E_CORRUPT, "model: FLAT section too short (%zu bytes)", len);
   int nk = (int)get_u32(&p), nt = (int)get_u32(&p), has_gain = (int)get_u32(&p);
   uint32_t flags = get_u32(&p);
   double dark = get_f64(&p);
   size_t need = 24 + 16 * (size_t)(nk > 0 ? nk : 0) + 8 * (size_t)(nk > 0 ? nk : 0) * (nk > 0 ? nk : 0) +
                 (has_gain ? 8 * (size_t)(nt > 0 ? nt : 0) : 0) + (flags & 1 ? 8 : 0);
-  if (nk < 2 || nk > 64 || nt < 0 || has_gain > 1 || flags > 1 || need != m->flatfield_len) {
-    sscor_geometry_free(g);
-    return sscor_fail(SSCOR_E_CORRUPT,
-                      "model: FLAT section of %zu bytes does not fit %d knots and %d tiles",
-                      m->flatfield_len, nk, nt);
-  }
+  if (nk < 2 || nk > 64 || nt < 0 || has_gain > 1 || flags > 1 || need != len)
+    return sscor_fail(SSCOR_E_CORRUPT, "model: FLAT section of %zu bytes does not fit %d knots and %d tiles",
+                      len, nk, nt);
   double *v = malloc(sizeof(double) * ((size_t)2 * nk + (size_t)nk * nk + (size_t)nt + 2));
-  if (!v) {
-    sscor_geometry_free(g);
-    return sscor_fail(SSCOR_E_NOMEM, "model: out of memory reading the flat-field");
-  }
+  if (!v) return sscor_fail(SSCOR_E_NOMEM, "model: out of memory reading the flat-field");
   size_t n = 0;
   while (p < end) v[n++] = get_f64(&p);
-  st = sscor_flatfield_from_params(g, nk, v, v + nk, v + 2 * nk, has_gain ? v + 2 * nk + nk * nk : NULL,
-                                   nt, dark, ff);
+  sscor_status st = sscor_flatfield_from_params(g, nk, v, v + nk, v + 2 * nk,
+                                                has_gain ? v + 2 * nk + nk * nk : NULL, nt, dark, ff);
   if (!st && (flags & 1) && (st = sscor_flatfield_set_log_overlap(*ff, v[n - 1]))) {
     sscor_flatfield_free(*ff);
     *ff = NULL;
   }
   free(v);
-  if (st) sscor_geometry_free(g);
   return st;
+}
+
+sscor_status sscor_model_get_flatfields(const sscor_model *m, sscor_geometry *g, sscor_flatfield **ff, int *n) {
+  *n = 0;
+  if (!m->geometry) return sscor_fail(SSCOR_E_FORMAT, "model: holds no geometry");
+  sscor_status st = sscor_geometry_parse(m->geometry, "model geometry", g);
+  if (st) return st;
+  int want = m->flatfield ? (m->flatfield_count > 0 ? m->flatfield_count : 1) : 0;
+  size_t off = 0;
+  for (int k = 0; k < want && !st; k++) {
+    /* the last (or only) field takes the rest, so a bad length is caught by parse_flat */
+    size_t len = k + 1 < want ? sscor_model_flat_len(m->flatfield + off, m->flatfield_len - off)
+                              : m->flatfield_len - off;
+    if (!len) st = sscor_fail(SSCOR_E_CORRUPT, "model: FLAT section %d is malformed", k);
+    else if (!(st = parse_flat(m->flatfield + off, len, g, &ff[k]))) (*n)++;
+    off += len;
+  }
+  if (st) {
+    for (int k = 0; k < *n; k++) sscor_flatfield_free(ff[k]);
+    *n = 0;
+    sscor_geometry_free(g);
+  }
+  return st;
+}
+
+sscor_status sscor_model_get_flatfield(const sscor_model *m, sscor_geometry *g, sscor_flatfield **ff) {
+  sscor_flatfield *all[SSCOR_MODEL_MAX_CHANNELS];
+  int n;
+  *ff = NULL;
+  sscor_status st = sscor_model_get_flatfields(m, g, all, &n);
+  if (st) return st;
+  for (int k = 1; k < n; k++) sscor_flatfield_free(all[k]);
+  if (n) *ff = all[0];
+  return SSCOR_OK;
 }
 
 /* ---- corrector ---------------------------------------------------------- */
@@ -156,7 +200,7 @@ sscor_status sscor_corrector_new(const sscor_model *m, const sscor_correct_param
   if (p) c->p = *p;
   else sscor_correct_params_default(&c->p);
   if (m->geometry) {
-    if ((st = sscor_model_get_flatfield(m, &c->g, &c->ff))) goto fail;
+    if ((st = sscor_model_get_flatfields(m, &c->g, c->ff, &c->nff))) goto fail;
     c->has_geom = 1;
   }
   if (m->corrector) {
@@ -172,7 +216,7 @@ fail:
 
 void sscor_corrector_free(sscor_corrector *c) {
   if (!c) return;
-  sscor_flatfield_free(c->ff);
+  for (int k = 0; k < c->nff; k++) sscor_flatfield_free(c->ff[k]);
   if (c->has_geom) sscor_geometry_free(&c->g);
   sscor_net_ws_destroy(c->ws);
   if (c->engine) sscor_engine_destroy(c->engine);
@@ -183,7 +227,7 @@ void sscor_corrector_free(sscor_corrector *c) {
   free(c);
 }
 
-int sscor_corrector_has_flatfield(const sscor_corrector *c) { return c->ff != NULL; }
+int sscor_corrector_has_flatfield(const sscor_corrector *c) { return c->nff > 0; }
 int sscor_corrector_has_network(const sscor_corrector *c) { return c->m->corrector != NULL; }
 const sscor_geometry *sscor_corrector_geometry(const sscor_corrector *c) {
   return c->has_geom ? &c->g : NULL;
@@ -320,14 +364,35 @@ static sscor_status refine(sscor_corrector *c, sscor_image *r) {
   return SSCOR_OK;
 }
 
+/* The flat-field stage on channels [c0, c0 + region channels) of the image. */
+static sscor_status apply_fields(const sscor_corrector *c, sscor_image *region, int x0, int y0, int c0) {
+  if (c->nff == 1) return sscor_flatfield_apply(c->ff[0], region, x0, y0);
+  sscor_status st = SSCOR_OK;
+  for (int k = 0; k < region->channels && c->nff && !st; k++)
+    st = sscor_flatfield_apply_channel(c->ff[c0 + k], region, x0, y0, k);
+  return st;
+}
+
 sscor_status sscor_corrector_apply(sscor_corrector *c, sscor_image *region, int x0, int y0) {
   if (region->channels != c->m->channels)
     return sscor_fail(SSCOR_E_INVALID, "corrector: region has %d channels, the model %d", region->channels,
                       c->m->channels);
   sscor_status st;
-  if (c->ff && (st = sscor_flatfield_apply(c->ff, region, x0, y0))) return st;
+  if ((st = apply_fields(c, region, x0, y0, 0))) return st;
   if (c->m->corrector) return refine(c, region);
   return SSCOR_OK;
+}
+
+sscor_status sscor_corrector_apply_channel(sscor_corrector *c, sscor_image *region, int x0, int y0,
+                                           int channel) {
+  if (region->channels != 1 || channel < 0 || channel >= c->m->channels)
+    return sscor_fail(SSCOR_E_INVALID, "corrector: channel %d (a %d-channel region) of a %d-channel model",
+                      channel, region->channels, c->m->channels);
+  if (c->m->corrector)
+    return sscor_fail(SSCOR_E_UNSUPPORTED,
+                      "the model's learned corrector needs every channel of a pixel at once, not one channel "
+                      "per frame: use a flat-field model, or a stream with all channels in one frame");
+  return apply_fields(c, region, x0, y0, c->nff == 1 ? 0 : channel);
 }
 
 /* ---- analysis ----------------------------------------------------------- */
@@ -343,6 +408,7 @@ typedef struct {
   const sscor_slide_info *info;
   void *buf;
   size_t cap;
+  int channel; /* -1: the mean of every channel */
 } slide_reader;
 
 static sscor_status slide_region_reader(void *user, int x, int y, int w, int h, float *dst) {
@@ -361,10 +427,26 @@ static sscor_status slide_region_reader(void *user, int x, int y, int w, int h, 
   sscor_image_wrap(&img, r->buf, w, h, C, r->info->type, stride);
   for (int yy = 0; yy < h; yy++)
     for (int xx = 0; xx < w; xx++) {
+      if (r->channel >= 0) {
+        dst[(size_t)yy * w + xx] = sscor_image_get(&img, xx, yy, r->channel);
+        continue;
+      }
       float s = 0;
       for (int k = 0; k < C; k++) s += sscor_image_get(&img, xx, yy, k);
       dst[(size_t)yy * w + xx] = s / C;
     }
+  return SSCOR_OK;
+}
+
+typedef struct {
+  const sscor_image *img;
+  int channel;
+} image_channel_reader;
+
+static sscor_status image_channel_region(void *user, int x, int y, int w, int h, float *dst) {
+  const image_channel_reader *r = user;
+  for (int yy = 0; yy < h; yy++)
+    for (int xx = 0; xx < w; xx++) dst[(size_t)yy * w + xx] = sscor_image_get(r->img, x + xx, y + yy, r->channel);
   return SSCOR_OK;
 }
 
@@ -389,6 +471,42 @@ static sscor_status load_mask(sscor_geometry *g, const char *geometry_file) {
     memset(&g->mask, 0, sizeof g->mask);
   }
   free(path);
+  return st;
+}
+
+/* The image reduced by `scale` (box mean), read band by band through
+ * reader: `scale` rows make one reduced row, so memory is a band plus the
+ * reduced image. */
+static sscor_status reduce_image(const char *name, int W, int H, int scale, sscor_region_reader reader,
+                                 void *user, sscor_image *coarse_img) {
+  sscor_image coarse;
+  sscor_status st = sscor_image_alloc(&coarse, W / scale, H / scale, 1, SSCOR_F32);
+  if (st) return st;
+  int rows = scale;
+  while (rows * 2 <= 256 && rows * 2 <= H) rows *= 2;
+  float *band = malloc(sizeof(float) * (size_t)W * rows);
+  double *acc = malloc(sizeof(double) * (size_t)coarse.width);
+  if (!band || !acc) {
+    st = sscor_fail(SSCOR_E_NOMEM, "%s: out of memory for the reduced image", name);
+  }
+  for (int y0 = 0; y0 < coarse.height * scale && !st; y0 += rows) {
+    int h = rows;
+    if (y0 + h > coarse.height * scale) h = coarse.height * scale - y0;
+    if ((st = reader(user, 0, y0, W, h, band))) break;
+    for (int cy = 0; cy < h / scale; cy++) {
+      memset(acc, 0, sizeof(double) * (size_t)coarse.width);
+      for (int yy = 0; yy < scale; yy++) {
+        const float *row = band + (size_t)(cy * scale + yy) * W;
+        for (int x = 0; x < coarse.width * scale; x++) acc[x / scale] += row[x];
+      }
+      float *out = sscor_image_row(&coarse, y0 / scale + cy);
+      for (int x = 0; x < coarse.width; x++) out[x] = (float)(acc[x] / ((double)scale * scale));
+    }
+  }
+  free(band);
+  free(acc);
+  if (st) sscor_image_free(&coarse);
+  else *coarse_img = coarse;
   return st;
 }
 
@@ -417,36 +535,7 @@ static sscor_status analyse(const char *name, int W, int H, sscor_region_reader 
   if (W / scale < 16 || H / scale < 16)
     return sscor_fail(SSCOR_E_INVALID, "%s: %dx%d is too small to analyse at reduction %d", name, W, H, scale);
   rep->scale = scale;
-  if ((st = sscor_image_alloc(&coarse, W / scale, H / scale, 1, SSCOR_F32))) return st;
-  {
-    int rows = scale;
-    while (rows * 2 <= 256 && rows * 2 <= H) rows *= 2;
-    float *band = malloc(sizeof(float) * (size_t)W * rows);
-    double *acc = malloc(sizeof(double) * (size_t)coarse.width);
-    if (!band || !acc) {
-      free(band);
-      free(acc);
-      st = sscor_fail(SSCOR_E_NOMEM, "%s: out of memory for the reduced image", name);
-      goto done;
-    }
-    for (int y0 = 0; y0 < coarse.height * scale && !st; y0 += rows) {
-      int h = rows;
-      if (y0 + h > coarse.height * scale) h = coarse.height * scale - y0;
-      if ((st = reader(user, 0, y0, W, h, band))) break;
-      for (int cy = 0; cy < h / scale; cy++) {
-        memset(acc, 0, sizeof(double) * (size_t)coarse.width);
-        for (int yy = 0; yy < scale; yy++) {
-          const float *row = band + (size_t)(cy * scale + yy) * W;
-          for (int x = 0; x < coarse.width * scale; x++) acc[x / scale] += row[x];
-        }
-        float *out = sscor_image_row(&coarse, y0 / scale + cy);
-        for (int x = 0; x < coarse.width; x++) out[x] = (float)(acc[x] / ((double)scale * scale));
-      }
-    }
-    free(band);
-    free(acc);
-    if (st) goto done;
-  }
+  if ((st = reduce_image(name, W, H, scale, reader, user, &coarse))) goto done;
   if (p->geometry_file) {
     if ((st = sscor_geometry_read(p->geometry_file, g))) goto done;
     if (g->width != W || g->height != H) {
@@ -565,6 +654,7 @@ sscor_status sscor_analyse_slide(const char *path, const sscor_analyse_params *p
   memset(rep, 0, sizeof *rep);
   memset(g, 0, sizeof *g);
   slide_reader rd = {0};
+  rd.channel = -1;
   sscor_status st = sscor_slide_open(path, &rd.s);
   if (st) return st;
   rd.info = sscor_slide_get_info(rd.s);
@@ -583,6 +673,84 @@ sscor_status sscor_analyse_image(const sscor_image *img, const char *name, const
                  g, ff, coarse_out, rep);
 }
 
+/* ---- one flat-field per channel ---------------------------------------- */
+
+/* The field that changes nothing (for a channel whose own field is refused). */
+static sscor_status identity_field(const sscor_geometry *g, sscor_flatfield **ff) {
+  double ku[2] = {0, g->tile_w > 0 ? g->tile_w : 1}, kv[2] = {0, g->tile_h > 0 ? g->tile_h : 1}, f[4] = {0};
+  return sscor_flatfield_from_params(g, 2, ku, kv, f, NULL, 0, 0.0, ff);
+}
+
+/* Estimates ff[k] for each of C channels from that channel alone (the
+ * reader's channel selected by *channel); see correct.h. */
+static sscor_status analyse_channels(const char *name, int W, int H, int C, sscor_region_reader reader, void *user,
+                                     int *channel, const sscor_analyse_params *p, const sscor_geometry *g,
+                                     int scale, sscor_flatfield **ff, sscor_analyse_report *rep) {
+  sscor_status st = SSCOR_OK;
+  char kept[128] = "";
+  int n = 0, left = 0;
+  sscor_flatfield_params fp = p->flat;
+  for (int k = 0; k < C && !st; k++) {
+    sscor_image coarse = {0};
+    sscor_flatfield_report fr;
+    *channel = k;
+    if (!(st = reduce_image(name, W, H, scale, reader, user, &coarse)))
+      st = sscor_flatfield_estimate(g, &coarse, scale, reader, user, &fp, &ff[k], &fr);
+    sscor_image_free(&coarse);
+    if (st == SSCOR_E_INVALID) { /* the held-out check refused it: never harm a channel */
+      left++;
+      size_t l = strlen(kept);
+      snprintf(kept + l, sizeof kept - l, "%s%d", l ? "," : "", k);
+      st = identity_field(g, &ff[k]);
+    }
+    if (!st) n++;
+  }
+  if (st) {
+    for (int k = 0; k < n; k++) sscor_flatfield_free(ff[k]);
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", sscor_last_error());
+    return sscor_fail(st, "%s: flat-field of channel %d: %s", name, n, msg);
+  }
+  if (left == C) {
+    for (int k = 0; k < n; k++) sscor_flatfield_free(ff[k]);
+    return sscor_fail(SSCOR_E_INVALID, "%s: no reliable correction found for any of its %d channels alone", name, C);
+  }
+  size_t l = strlen(rep->detect.summary);
+  if (left)
+    snprintf(rep->detect.summary + l, sizeof rep->detect.summary - l,
+             "; a flat-field per channel, channel%s %s left as is (no reliable correction)", left > 1 ? "s" : "",
+             kept);
+  else
+    snprintf(rep->detect.summary + l, sizeof rep->detect.summary - l, "; a flat-field per channel (%d)", C);
+  return SSCOR_OK;
+}
+
+sscor_status sscor_analyse_slide_channels(const char *path, const sscor_analyse_params *p, const sscor_geometry *g,
+                                          int scale, int channels, sscor_flatfield **ff, sscor_analyse_report *rep) {
+  slide_reader rd = {0};
+  sscor_status st = sscor_slide_open(path, &rd.s);
+  if (st) return st;
+  rd.info = sscor_slide_get_info(rd.s);
+  if (channels < 1 || channels > rd.info->channels)
+    st = sscor_fail(SSCOR_E_INVALID, "%s: %d channels asked of a %d-channel image", path, channels, rd.info->channels);
+  else
+    st = analyse_channels(path, g->width, g->height, channels, slide_region_reader, &rd, &rd.channel, p, g, scale,
+                          ff, rep);
+  free(rd.buf);
+  sscor_slide_close(rd.s);
+  return st;
+}
+
+sscor_status sscor_analyse_image_channels(const sscor_image *img, const char *name, const sscor_analyse_params *p,
+                                          const sscor_geometry *g, int scale, int channels, sscor_flatfield **ff,
+                                          sscor_analyse_report *rep) {
+  image_channel_reader rd = {img, 0};
+  if (channels < 1 || channels > img->channels)
+    return sscor_fail(SSCOR_E_INVALID, "%s: %d channels asked of a %d-channel image", name, channels, img->channels);
+  return analyse_channels(name ? name : "image", img->width, img->height, channels, image_channel_region, &rd,
+                          &rd.channel, p, g, scale, ff, rep);
+}
+
 /* ---- learned refinement ------------------------------------------------- */
 
 #include "sampling.h"
@@ -596,17 +764,21 @@ void sscor_refine_params_default(sscor_refine_params *p) {
   p->joint_channels = 1;
 }
 
-sscor_status sscor_training_patch(const sscor_image *src, int channels, const sscor_flatfield *ff, int x,
-                                  int y, sscor_image *out) {
+sscor_status sscor_training_patch(const sscor_image *src, int channels, sscor_flatfield *const *ff, int nff,
+                                  int x, int y, sscor_image *out) {
   if (channels < 1 || channels > src->channels)
     return sscor_fail(SSCOR_E_INVALID, "training patch: %d channels asked of a %d-channel image", channels,
                       src->channels);
+  if (nff > 1 && nff != channels)
+    return sscor_fail(SSCOR_E_INVALID, "training patch: %d flat-fields for %d channels", nff, channels);
   sscor_status st = sscor_image_alloc(out, src->width, src->height, channels, SSCOR_F32);
   if (st) return st;
   for (int yy = 0; yy < src->height; yy++)
     for (int xx = 0; xx < src->width; xx++)
       for (int c = 0; c < channels; c++) sscor_image_set(out, xx, yy, c, sscor_image_get(src, xx, yy, c));
-  if (ff && (st = sscor_flatfield_apply(ff, out, x, y))) sscor_image_free(out);
+  for (int k = 0; k < nff && !st; k++)
+    st = sscor_flatfield_apply_channel(ff[k], out, x, y, nff == 1 ? -1 : k);
+  if (st) sscor_image_free(out);
   return st;
 }
 
@@ -769,7 +941,8 @@ sscor_status sscor_refine_train(const char *path, const sscor_geometry *g, const
   for (int i = 0; i < 2 * n && !st; i++) {
     int x = i % 2 ? pairs[i / 2].nx : pairs[i / 2].ax, y = i % 2 ? pairs[i / 2].ny : pairs[i / 2].ay;
     if ((st = sscor_slide_read_region(s, 0, x, y, P, P, raw.data, raw.stride))) break;
-    st = sscor_training_patch(&raw, C, p->flatfield_first ? ff : NULL, x, y, &patches[(i % 2) * n + i / 2]);
+    sscor_flatfield *one = (sscor_flatfield *)ff;
+    st = sscor_training_patch(&raw, C, &one, p->flatfield_first && ff ? 1 : 0, x, y, &patches[(i % 2) * n + i / 2]);
   }
   sscor_image_free(&raw);
   if (st) goto done;

@@ -45,8 +45,14 @@ void sscor_corrector_free(sscor_corrector *c);
  * model's intensity scaling. `what` names the stream in the message. */
 sscor_status sscor_corrector_check(const sscor_corrector *c, int channels, sscor_sample_type type,
                                    int image_w, int image_h, const char *what);
-/* Corrects `region` in place; its pixel (0,0) is image pixel (x0,y0). */
+/* Corrects `region` in place; its pixel (0,0) is image pixel (x0,y0). A
+ * model with one flat-field per channel corrects channel k with field k. */
 sscor_status sscor_corrector_apply(sscor_corrector *c, sscor_image *region, int x0, int y0);
+/* Corrects a one-channel region holding channel `channel` of the image (a
+ * channel-sequential frame). Flat-field models only: a learned corrector
+ * needs every channel at once (SSCOR_E_UNSUPPORTED). */
+sscor_status sscor_corrector_apply_channel(sscor_corrector *c, sscor_image *region, int x0, int y0,
+                                           int channel);
 /* 1 when the model has a flat-field / a learned corrector. */
 int sscor_corrector_has_flatfield(const sscor_corrector *c);
 int sscor_corrector_has_network(const sscor_corrector *c);
@@ -58,8 +64,14 @@ const sscor_geometry *sscor_corrector_geometry(const sscor_corrector *c);
  * FLAT sections, replacing what was there. */
 sscor_status sscor_model_set_flatfield(sscor_model *m, const sscor_geometry *g,
                                        const sscor_flatfield *ff);
-/* Parses m's GEOM (and FLAT when present) sections; *ff may come back NULL. */
+/* The same with one field per channel (n = m->channels) or one for all (n = 1). */
+sscor_status sscor_model_set_flatfields(sscor_model *m, const sscor_geometry *g, sscor_flatfield *const *ff,
+                                        int n);
+/* Parses m's GEOM (and FLAT when present) sections; *ff may come back NULL
+ * (the first field of a model with one per channel). */
 sscor_status sscor_model_get_flatfield(const sscor_model *m, sscor_geometry *g, sscor_flatfield **ff);
+/* Every field: ff[0..*n) (n = 0, 1 for all channels, or one per channel). */
+sscor_status sscor_model_get_flatfields(const sscor_model *m, sscor_geometry *g, sscor_flatfield **ff, int *n);
 
 /* ---- analysis of a slide ---------------------------------------------- */
 
@@ -103,6 +115,18 @@ sscor_status sscor_analyse_image(const sscor_image *img, const char *name, const
                                  sscor_geometry *g, sscor_flatfield **ff, sscor_image *coarse,
                                  sscor_analyse_report *report);
 
+/* One flat-field per channel for geometry g (from the analysis above, on the
+ * mean of the channels: the tiles are the same for every channel), each
+ * estimated from its channel alone, since fluorescence channels shade with
+ * different strengths: ff[0..channels) (the first `channels` of the image;
+ * RGBA passes 3). A channel whose own field fails the held-out check gets
+ * the identity (left as is, said in rep->detect.summary); all refused is
+ * SSCOR_E_INVALID. scale: rep->scale of the analysis. */
+sscor_status sscor_analyse_slide_channels(const char *path, const sscor_analyse_params *p, const sscor_geometry *g,
+                                          int scale, int channels, sscor_flatfield **ff, sscor_analyse_report *rep);
+sscor_status sscor_analyse_image_channels(const sscor_image *img, const char *name, const sscor_analyse_params *p,
+                                          const sscor_geometry *g, int scale, int channels, sscor_flatfield **ff,
+                                          sscor_analyse_report *rep);
 
 /* ---- learned refinement ------------------------------------------------- */
 
@@ -129,10 +153,11 @@ void sscor_refine_params_default(sscor_refine_params *p);
 typedef int (*sscor_refine_progress_fn)(const sscor_train_progress *p, void *user);
 
 /* A training patch: the first `channels` channels of src (any sample type) as
- * a new F32 image, divided by the flat-field ff (may be NULL) at its image
- * position (x, y) — flat-field first, as the refinement trains. */
-sscor_status sscor_training_patch(const sscor_image *src, int channels, const sscor_flatfield *ff, int x,
-                                  int y, sscor_image *out);
+ * a new F32 image, divided by the flat-fields ff[0..nff) (nff 0: none, 1: one
+ * for all channels, else one per channel) at its image position (x, y) —
+ * flat-field first, as the refinement trains. */
+sscor_status sscor_training_patch(const sscor_image *src, int channels, sscor_flatfield *const *ff, int nff,
+                                  int x, int y, sscor_image *out);
 
 /* Trains G_C on n cut pairs (anomaly i | normal i; every patch P x P with
  * m->channels channels, one sample type; P is the training patch side,

@@ -916,3 +916,16 @@ sscor_status sscor_synth_content(sscor_image *img, uint64_t seed) {
   free(cells), free(fibres), free(tissue), free(ground);
   return SSCOR_OK;
 }
+
+sscor_status sscor_degrade_channel_strengths(const sscor_image *truth, sscor_image *out, const double *a, int n) {
+  if (n != out->channels || truth->channels != out->channels || truth->width != out->width ||
+      truth->height != out->height)
+    return sscor_fail(SSCOR_E_INVALID, "channel strengths: %d values for a %d-channel image", n, out->channels);
+  for (int y = 0; y < out->height; y++)
+    for (int x = 0; x < out->width; x++)
+      for (int c = 0; c < n; c++) {
+        double t = sscor_image_get(truth, x, y, c), v = sscor_image_get(out, x, y, c);
+        if (t > 0 && v > 0) sscor_image_set(out, x, y, c, (float)(t * pow(v / t, a[c])));
+      }
+  return SSCOR_OK;
+}

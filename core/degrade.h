@@ -140,6 +140,11 @@ sscor_status sscor_degrade_plan_new(const sscor_degradation *d, int n, int width
 void sscor_degrade_plan_free(sscor_degrade_plan *plan);
 /* Applies the plan in place; img must have the plan's size. */
 sscor_status sscor_degrade_plan_apply(const sscor_degrade_plan *plan, sscor_image *img);
+/* Gives channel c the degradation raised to the power a[c] (n values, one
+ * per channel of out): out = truth * (out / truth)^a[c], so 0.5 halves the
+ * log-shading; fluorescence channels shade with different strengths. Pixels
+ * where either is 0 stay as they are; integer results rounded and clamped. */
+sscor_status sscor_degrade_channel_strengths(const sscor_image *truth, sscor_image *out, const double *a, int n);
 /* Gain and offset fields (width*height floats; offset in units of level). */
 const float *sscor_degrade_plan_gain(const sscor_degrade_plan *plan);
 const float *sscor_degrade_plan_offset(const sscor_degrade_plan *plan);

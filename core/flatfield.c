@@ -1006,6 +1006,11 @@ cleanup:
 }
 
 sscor_status sscor_flatfield_apply(const sscor_flatfield *ff, sscor_image *region, int x0, int y0) {
+  return sscor_flatfield_apply_channel(ff, region, x0, y0, -1);
+}
+
+sscor_status sscor_flatfield_apply_channel(const sscor_flatfield *ff, sscor_image *region, int x0, int y0,
+                                           int channel) {
   if (!region || !region->data)
     return sscor_fail(SSCOR_E_INVALID, "flat-field: no image to correct");
   if (x0 < 0 || y0 < 0 || x0 + region->width > ff->g.width || y0 + region->height > ff->g.height)
@@ -1016,7 +1021,7 @@ sscor_status sscor_flatfield_apply(const sscor_flatfield *ff, sscor_image *regio
   for (int y = 0; y < region->height; y++)
     for (int x = 0; x < region->width; x++) {
       double s = exp(log_s(ff, x0 + x + 0.5, y0 + y + 0.5, NULL));
-      for (int c = 0; c < region->channels; c++) {
+      for (int c = channel < 0 ? 0 : channel; c < (channel < 0 ? region->channels : channel + 1); c++) {
         float v = sscor_image_get(region, x, y, c);
         if (v == 0.0f) continue; /* no data stays no data */
         double o = dark + (v - dark) / s;

@@ -106,6 +106,9 @@ double sscor_flatfield_dark(const sscor_flatfield *ff);
  * sample type and channel count; zero pixels (no data) stay zero; integer
  * types are rounded and clamped. */
 sscor_status sscor_flatfield_apply(const sscor_flatfield *ff, sscor_image *region, int x0, int y0);
+/* The same on one channel of region only (channel -1: every channel). */
+sscor_status sscor_flatfield_apply_channel(const sscor_flatfield *ff, sscor_image *region, int x0, int y0,
+                                           int channel);
 
 #endif
 

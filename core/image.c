@@ -104,3 +104,17 @@ sscor_status sscor_image_to_f32(const sscor_image *src, sscor_image *dst) {
   if (st) return st;
   return sscor_image_convert(src, dst);
 }
+
+sscor_status sscor_image_extract_channel(const sscor_image *src, int c, sscor_image *dst) {
+  if (c < 0 || c >= src->channels)
+    return sscor_fail(SSCOR_E_INVALID, "channel %d of a %d-channel image", c, src->channels);
+  sscor_status st = sscor_image_alloc(dst, src->width, src->height, 1, src->type);
+  if (st) return st;
+  size_t ss = sscor_sample_size(src->type);
+  for (int y = 0; y < src->height; y++) {
+    const uint8_t *a = sscor_image_row(src, y);
+    uint8_t *b = sscor_image_row(dst, y);
+    for (int x = 0; x < src->width; x++) memcpy(b + (size_t)x * ss, a + ((size_t)x * src->channels + c) * ss, ss);
+  }
+  return SSCOR_OK;
+}

@@ -47,6 +47,8 @@ float sscor_sample_max(sscor_sample_type type);
 
 /* Converts any image to a newly allocated float image with the same values. */
 sscor_status sscor_image_to_f32(const sscor_image *src, sscor_image *dst);
+/* Channel c of src as a newly allocated one-channel image of its type. */
+sscor_status sscor_image_extract_channel(const sscor_image *src, int c, sscor_image *dst);
 /* Copies values between images of equal size and channels, converting type. */
 sscor_status sscor_image_convert(const sscor_image *src, sscor_image *dst);
 

@@ -215,6 +215,10 @@ sscor_status sscor_model_to_memory(const sscor_model *m, uint8_t **buf, size_t *
   TRY(check_meta(m, "model"));
   if (m->flatfield && !m->geometry)
     return sscor_fail(SSCOR_E_INVALID, "model: a flat-field needs its geometry");
+  int nflat = m->flatfield ? (m->flatfield_count > 0 ? m->flatfield_count : 1) : 0;
+  if (nflat > 1 && nflat != m->channels)
+    return sscor_fail(SSCOR_E_INVALID, "model: %d flat-fields for %d channels (one for all, or one each)", nflat,
+                      m->channels);
   if (!m->corrector && !m->flatfield && !m->geometry)
     return sscor_fail(SSCOR_E_INVALID, "model: neither a corrector network nor a flat-field nor a geometry");
   if (m->corrector && m->corrector->cfg.kind != SSCOR_NET_GENERATOR)
@@ -232,10 +236,16 @@ sscor_status sscor_model_to_memory(const sscor_model *m, uint8_t **buf, size_t *
     w_bytes(&w, m->geometry, strlen(m->geometry));
     w_end(&w);
   }
-  if (m->flatfield) {
+  for (size_t off = 0; m->flatfield && off < m->flatfield_len;) { /* one FLAT section per field */
+    size_t n = sscor_model_flat_len(m->flatfield + off, m->flatfield_len - off);
+    if (!n) {
+      free(w.p);
+      return sscor_fail(SSCOR_E_INVALID, "model: flat-field %zu bytes in is malformed", off);
+    }
     w_begin(&w, TAG_FLAT);
-    w_bytes(&w, m->flatfield, m->flatfield_len);
+    w_bytes(&w, m->flatfield + off, n);
     w_end(&w);
+    off += n;
   }
   w_crc(&w);
   if (w.oom) {
@@ -509,6 +519,18 @@ void sscor_model_clear(sscor_model *m) {
   m->geometry = NULL;
   m->flatfield = NULL;
   m->flatfield_len = 0;
+  m->flatfield_count = 0;
+}
+
+size_t sscor_model_flat_len(const uint8_t *p, size_t avail) {
+  if (avail < 24) return 0;
+  uint32_t v[4];
+  for (int i = 0; i < 4; i++) v[i] = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 |
+                                     (uint32_t)p[4 * i + 2] << 16 | (uint32_t)p[4 * i + 3] << 24;
+  uint32_t nk = v[0], nt = v[1], has_gain = v[2], flags = v[3];
+  if (nk < 2 || nk > 64 || nt > (1u << 24) || has_gain > 1 || flags > 1) return 0;
+  size_t need = 24 + 16 * (size_t)nk + 8 * (size_t)nk * nk + (has_gain ? 8 * (size_t)nt : 0) + (flags & 1 ? 8 : 0);
+  return need <= avail ? need : 0;
 }
 
 static sscor_status model_parse(const uint8_t *buf, size_t len, const char *name, sscor_model *m) {
@@ -519,24 +541,32 @@ static sscor_status model_parse(const uint8_t *buf, size_t len, const char *name
   TRY(parse_meta(buf, &secs[0], name, m));
   for (int i = 1; i < ns; i++) {
     char ts[5];
-    if (secs[i].tag == TAG_GEOM || secs[i].tag == TAG_FLAT) {
-      int geom = secs[i].tag == TAG_GEOM;
-      if (geom ? m->geometry != NULL : m->flatfield != NULL)
-        return sscor_fail(SSCOR_E_FORMAT, "%s: a second %s section", name, tag_str(secs[i].tag, ts));
+    if (secs[i].tag == TAG_FLAT) { /* one for all channels, or one per channel, appended */
+      size_t n = secs[i].len;
+      if (sscor_model_flat_len(buf + secs[i].off, n) != n)
+        return sscor_fail(SSCOR_E_CORRUPT, "%s: FLAT section %d of %zu bytes is malformed", name,
+                          m->flatfield_count, n);
+      if (m->flatfield_count >= SSCOR_MODEL_MAX_CHANNELS)
+        return sscor_fail(SSCOR_E_FORMAT, "%s: more FLAT sections than channels", name);
+      uint8_t *p = realloc(m->flatfield, m->flatfield_len + n);
+      if (!p) return sscor_fail(SSCOR_E_NOMEM, "%s: out of memory reading section FLAT", name);
+      memcpy(p + m->flatfield_len, buf + secs[i].off, n);
+      m->flatfield = p;
+      m->flatfield_len += n;
+      m->flatfield_count++;
+      continue;
+    }
+    if (secs[i].tag == TAG_GEOM) {
+      if (m->geometry) return sscor_fail(SSCOR_E_FORMAT, "%s: a second GEOM section", name);
       uint8_t *p = malloc(secs[i].len + 1);
-      if (!p) return sscor_fail(SSCOR_E_NOMEM, "%s: out of memory reading section %s", name, tag_str(secs[i].tag, ts));
+      if (!p) return sscor_fail(SSCOR_E_NOMEM, "%s: out of memory reading section GEOM", name);
       memcpy(p, buf + secs[i].off, secs[i].len);
       p[secs[i].len] = 0;
-      if (geom) {
-        if (memchr(p, 0, secs[i].len)) {
-          free(p);
-          return sscor_fail(SSCOR_E_CORRUPT, "%s: GEOM section holds a NUL byte", name);
-        }
-        m->geometry = (char *)p;
-      } else {
-        m->flatfield = p;
-        m->flatfield_len = secs[i].len;
+      if (memchr(p, 0, secs[i].len)) {
+        free(p);
+        return sscor_fail(SSCOR_E_CORRUPT, "%s: GEOM section holds a NUL byte", name);
       }
+      m->geometry = (char *)p;
       continue;
     }
     if (secs[i].tag != TAG_NET)
@@ -554,6 +584,9 @@ static sscor_status model_parse(const uint8_t *buf, size_t len, const char *name
   }
   if (m->flatfield && !m->geometry)
     return sscor_fail(SSCOR_E_FORMAT, "%s: the model holds a flat-field (FLAT) but no geometry (GEOM)", name);
+  if (m->flatfield_count > 1 && m->flatfield_count != m->channels)
+    return sscor_fail(SSCOR_E_FORMAT, "%s: %d FLAT sections for %d channels (one for all, or one each)", name,
+                      m->flatfield_count, m->channels);
   if (!m->corrector && !m->flatfield && !m->geometry)
     return sscor_fail(SSCOR_E_FORMAT, "%s: the model holds no corrector network (G_C), no flat-field and no geometry",
                       name);

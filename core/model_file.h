@@ -37,7 +37,9 @@
  *         follows; other bits 0), f64 dark,
  *         f64 knots u[nk], f64 knots v[nk], f64 log F[nk*nk],
  *         f64 log gain[nt] when has tile gains, f64 log factor of pixels
- *         covered by 2+ tiles when flags bit 0. Needs GEOM.
+ *         covered by 2+ tiles when flags bit 0. Needs GEOM. Either one
+ *         FLAT for every channel, or one FLAT per channel in channel order
+ *         (fluorescence channels shade differently; the geometry is shared).
  *         A model holds G_C, or FLAT, or both (flat-field first, then G_C).
  *         An analysis (what sscorsample sends sscortrain) may hold GEOM
  *         alone: it loads, but corrects nothing (sscor_corrector_new
@@ -99,9 +101,15 @@ typedef struct {
   /* Optional sections, owned by the model after load (sscor_model_clear
      frees them); core/correct.h turns them into a geometry and a field. */
   char *geometry;         /* GEOM text (NUL-terminated) or NULL */
-  uint8_t *flatfield;     /* FLAT payload or NULL */
+  uint8_t *flatfield;     /* FLAT payloads, appended, or NULL */
   size_t flatfield_len;
+  int flatfield_count;    /* FLAT payloads in flatfield: 1 for all channels, or one per channel
+                             (0 is read as 1 when flatfield is set) */
 } sscor_model;
+
+/* Bytes of the FLAT payload starting at p (from its own header), 0 when it
+ * is malformed or longer than avail. */
+size_t sscor_model_flat_len(const uint8_t *p, size_t avail);
 
 /* CRC-32 (IEEE), continuing from crc (start with 0). */
 uint32_t sscor_crc32(uint32_t crc, const void *data, size_t n);

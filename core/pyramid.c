@@ -11,6 +11,7 @@
 #include <libdeflate.h>
 #include <zstd.h>
 
+#include "ome.h"
 #include "tiffutil.h"
 
 #define MAX_LEVELS 32
@@ -64,10 +65,16 @@ typedef struct {
   uint8_t *out;
   size_t out_cap;
   struct libdeflate_compressor *deflate;
+  uint8_t *plane; /* channel pages: one channel of a tile */
 } worker_ctx;
 
 struct sscor_pyramid {
   char *path, *tmp_path;
+  /* channel pages: every level goes to a temporary file of separate planes
+     and the output (`out`) gets one page per channel at the end */
+  TIFF *out;
+  sscor_tiff_errbuf out_eb;
+  char *ome;
   int width, height, channels;
   sscor_sample_type type;
   size_t ss;
@@ -161,8 +168,10 @@ static int uses_predictor(const sscor_pyramid *p) {
          p->o.compression != SSCOR_COMPRESS_JPEG;
 }
 
-static void set_tags(sscor_pyramid *p, TIFF *tif, const level *l, int reduced) {
-  int C = p->channels;
+/* Tags of level l holding C channels: interleaved, or as separate planes
+ * (the channel pages' temporary files); desc goes on full-resolution pages. */
+static void set_tags(sscor_pyramid *p, TIFF *tif, const level *l, int reduced, int C, int separate,
+                     const char *desc) {
   TIFFSetField(tif, TIFFTAG_SUBFILETYPE, reduced ? FILETYPE_REDUCEDIMAGE : 0);
   TIFFSetField(tif, TIFFTAG_IMAGEWIDTH, (uint32_t)l->w);
   TIFFSetField(tif, TIFFTAG_IMAGELENGTH, (uint32_t)l->h);
@@ -172,18 +181,19 @@ static void set_tags(sscor_pyramid *p, TIFF *tif, const level *l, int reduced) {
   TIFFSetField(tif, TIFFTAG_BITSPERSAMPLE, (uint16_t)(p->ss * 8));
   TIFFSetField(tif, TIFFTAG_SAMPLEFORMAT,
                p->type == SSCOR_F32 ? SAMPLEFORMAT_IEEEFP : SAMPLEFORMAT_UINT);
-  TIFFSetField(tif, TIFFTAG_PLANARCONFIG, PLANARCONFIG_CONTIG);
+  TIFFSetField(tif, TIFFTAG_PLANARCONFIG, separate ? PLANARCONFIG_SEPARATE : PLANARCONFIG_CONTIG);
   int jpeg = p->o.compression == SSCOR_COMPRESS_JPEG;
-  if (C == 3 || C == 4) {
+  int rgb = !separate && (C == 3 || C == 4);
+  if (rgb) {
     TIFFSetField(tif, TIFFTAG_PHOTOMETRIC, jpeg && C == 3 ? PHOTOMETRIC_YCBCR : PHOTOMETRIC_RGB);
   } else {
     TIFFSetField(tif, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_MINISBLACK);
   }
-  int extra = (C == 3 || C == 4) ? C - 3 : C - 1;
+  int extra = rgb ? C - 3 : C - 1;
   if (extra > 0) {
     uint16_t kinds[SSCOR_IMAGE_MAX_CHANNELS];
     for (int i = 0; i < extra; i++) kinds[i] = EXTRASAMPLE_UNSPECIFIED;
-    if (C == 4) kinds[0] = EXTRASAMPLE_UNASSALPHA;
+    if (rgb && C == 4) kinds[0] = EXTRASAMPLE_UNASSALPHA;
     TIFFSetField(tif, TIFFTAG_EXTRASAMPLES, (uint16_t)extra, kinds);
   }
   TIFFSetField(tif, TIFFTAG_COMPRESSION, tiff_compression(p->o.compression));
@@ -205,14 +215,14 @@ static void set_tags(sscor_pyramid *p, TIFF *tif, const level *l, int reduced) {
     TIFFSetField(tif, TIFFTAG_XRESOLUTION, (float)(10000.0 / (p->o.mpp_x * ds_x)));
     TIFFSetField(tif, TIFFTAG_YRESOLUTION, (float)(10000.0 / (p->o.mpp_y * ds_y)));
   }
-  if (!reduced && p->o.description) TIFFSetField(tif, TIFFTAG_IMAGEDESCRIPTION, p->o.description);
+  if (!reduced && desc) TIFFSetField(tif, TIFFTAG_IMAGEDESCRIPTION, desc);
   TIFFSetField(tif, TIFFTAG_SOFTWARE, "sscor");
 }
 
 /* ---- tile encoding (worker threads) ------------------------------------ */
 
-static void predict(sscor_pyramid *p, uint8_t *tile) {
-  int C = p->channels, T = p->T;
+static void predict(const sscor_pyramid *p, uint8_t *tile, int C) {
+  int T = p->T;
   if (p->type == SSCOR_U8) {
     for (int y = 0; y < T; y++) {
       uint8_t *r = tile + (size_t)y * T * C;
@@ -239,46 +249,61 @@ static void pad_tile(const sscor_pyramid *p, uint8_t *tile, int vw, int vh) {
   for (int y = vh; y < T; y++) memcpy(tile + (size_t)y * row, tile + (size_t)(vh - 1) * row, row);
 }
 
-static int encode_tile(sscor_pyramid *p, worker_ctx *wk, job *j, char *err, size_t errlen) {
-  level *l = j->lv;
-  pad_tile(p, j->buf, j->vw, j->vh);
-  const uint8_t *data = j->buf;
-  size_t n = p->tile_bytes;
+/* Compresses n bytes at data (own codecs) and writes them as tile `index`
+ * of l's file; libtiff encodes the others. */
+static int write_tile(sscor_pyramid *p, worker_ctx *wk, level *l, uint32_t index, uint8_t *data, size_t n,
+                      int C, char *err, size_t errlen) {
+  tmsize_t w;
   if (p->own_codec) {
-    if (uses_predictor(p)) predict(p, j->buf);
+    size_t len = n;
+    const uint8_t *out = data;
+    if (uses_predictor(p)) predict(p, data, C);
     if (p->o.compression == SSCOR_COMPRESS_DEFLATE) {
       /* zlib-wrapped deflate, as libtiff's AdobeDeflate codec stores it */
-      size_t outlen = libdeflate_zlib_compress(wk->deflate, j->buf, n, wk->out, wk->out_cap);
-      if (outlen == 0) {
+      len = libdeflate_zlib_compress(wk->deflate, data, n, wk->out, wk->out_cap);
+      if (len == 0) {
         snprintf(err, errlen, "deflate failed on a tile of level %d", l->index);
         return 0;
       }
-      data = wk->out, n = outlen;
+      out = wk->out;
     } else if (p->o.compression == SSCOR_COMPRESS_ZSTD) {
       int lvl = p->o.level > 0 ? p->o.level : 9;
-      size_t r = ZSTD_compress(wk->out, wk->out_cap, j->buf, n, lvl);
+      size_t r = ZSTD_compress(wk->out, wk->out_cap, data, n, lvl);
       if (ZSTD_isError(r)) {
         snprintf(err, errlen, "zstd failed on a tile of level %d: %s", l->index,
                  ZSTD_getErrorName(r));
         return 0;
       }
-      data = wk->out, n = r;
+      out = wk->out, len = r;
     }
     pthread_mutex_lock(&l->mu);
-    tmsize_t w = TIFFWriteRawTile(l->tif, j->index, (void *)data, (tmsize_t)n);
+    w = TIFFWriteRawTile(l->tif, index, (void *)out, (tmsize_t)len);
     pthread_mutex_unlock(&l->mu);
-    if (w < 0 || (size_t)w != n) goto write_error;
-    return 1;
+    if (w >= 0 && (size_t)w == len) return 1;
+  } else {
+    pthread_mutex_lock(&l->mu);
+    w = TIFFWriteEncodedTile(l->tif, index, data, (tmsize_t)n);
+    pthread_mutex_unlock(&l->mu);
+    if (w >= 0) return 1;
   }
-  pthread_mutex_lock(&l->mu);
-  tmsize_t w = TIFFWriteEncodedTile(l->tif, j->index, j->buf, (tmsize_t)n);
-  pthread_mutex_unlock(&l->mu);
-  if (w < 0) goto write_error;
-  return 1;
-write_error:
   snprintf(err, errlen, "%s: cannot write a tile of level %d: %s", p->path, l->index,
            l->eb.msg[0] ? l->eb.msg : strerror(errno ? errno : EIO));
   return 0;
+}
+
+static int encode_tile(sscor_pyramid *p, worker_ctx *wk, job *j, char *err, size_t errlen) {
+  level *l = j->lv;
+  pad_tile(p, j->buf, j->vw, j->vh);
+  if (!p->out) return write_tile(p, wk, l, j->index, j->buf, p->tile_bytes, p->channels, err, errlen);
+  /* channel pages: plane c of the separate-planes file holds channel c */
+  int C = p->channels;
+  size_t ss = p->ss, n = (size_t)p->T * p->T;
+  for (int c = 0; c < C; c++) {
+    for (size_t i = 0; i < n; i++) memcpy(wk->plane + i * ss, j->buf + (i * C + c) * ss, ss);
+    uint32_t t = j->index + (uint32_t)c * (uint32_t)(l->cols * l->rows);
+    if (!write_tile(p, wk, l, t, wk->plane, n * ss, 1, err, errlen)) return 0;
+  }
+  return 1;
 }
 
 /* Returns a tile buffer to the free list (p->mu held). */
@@ -631,7 +656,7 @@ static void free_all(sscor_pyramid *p) {
   stop_workers(p);
   for (int k = 0; k < p->nlevels; k++) {
     level *l = &p->lv[k];
-    if (l->tif && k > 0) TIFFClose(l->tif);
+    if (l->tif) TIFFClose(l->tif); /* an abandoned file: written only to be removed */
     l->tif = NULL;
     if (l->tmp_path) {
       unlink(l->tmp_path);
@@ -647,7 +672,8 @@ static void free_all(sscor_pyramid *p) {
     free(l->filled);
     pthread_mutex_destroy(&l->mu);
   }
-  if (p->lv[0].tif) TIFFClose(p->lv[0].tif);
+  if (p->out) TIFFClose(p->out);
+  free(p->ome);
   if (p->tmp_path) {
     unlink(p->tmp_path);
     free(p->tmp_path);
@@ -664,6 +690,7 @@ static void free_all(sscor_pyramid *p) {
   }
   for (int i = 0; i < 8; i++) {
     free(p->wctx[i].out);
+    free(p->wctx[i].plane);
     if (p->wctx[i].deflate) libdeflate_free_compressor(p->wctx[i].deflate);
   }
   pthread_mutex_destroy(&p->mu);
@@ -712,6 +739,8 @@ sscor_status sscor_pyramid_open(const char *path, int width, int height, int cha
   if (o.compression == SSCOR_COMPRESS_JPEG && channels != 1 && channels != 3)
     return sscor_fail(SSCOR_E_INVALID, "%s: JPEG compression needs 1 or 3 channels, not %d",
                       path, channels);
+  if (o.compression == SSCOR_COMPRESS_JPEG && o.channel_pages && channels > 1)
+    return sscor_fail(SSCOR_E_INVALID, "%s: JPEG compression is not available for channel pages", path);
   if (o.compression == SSCOR_COMPRESS_JPEG && (o.quality < 1 || o.quality > 100))
     return sscor_fail(SSCOR_E_INVALID, "%s: JPEG quality %d is out of range 1..100", path,
                       o.quality);
@@ -757,23 +786,32 @@ sscor_status sscor_pyramid_open(const char *path, int width, int height, int cha
     l->filled = calloc((size_t)l->cols * l->rows, sizeof *l->filled);
     if (!l->pend || !l->filled) st = sscor_fail(SSCOR_E_NOMEM, "%s: out of memory", path);
   }
+  int cp = o.channel_pages && channels > 1;
+  if (!st && cp) {
+    p->ome = sscor_ome_xml(width, height, channels, type, o.channel_names, o.mpp_x, o.mpp_y);
+    if (!(p->tmp_path = temp_name(path, "part"))) {
+      st = sscor_fail(SSCOR_E_IO, "%s: cannot create a file next to it: %s", path, strerror(errno));
+    } else if (!p->ome || !(p->out = sscor_tiff_open(p->tmp_path, open_mode(p, &p->lv[0]), &p->out_eb))) {
+      st = sscor_fail(SSCOR_E_IO, "%s: cannot write: %s", p->tmp_path, p->ome ? p->out_eb.msg : "out of memory");
+    }
+  }
   for (int k = 0; k < p->nlevels && !st; k++) {
     level *l = &p->lv[k];
-    char *tmp = temp_name(path, k == 0 ? "part" : "level");
+    char *tmp = temp_name(path, k == 0 && !cp ? "part" : "level");
     if (!tmp) {
       st = sscor_fail(SSCOR_E_IO, "%s: cannot create a file next to it: %s", path,
                       strerror(errno));
       break;
     }
-    if (k == 0) p->tmp_path = tmp;
+    if (k == 0 && !cp) p->tmp_path = tmp;
     else l->tmp_path = tmp;
     l->tif = sscor_tiff_open(tmp, open_mode(p, l), &l->eb);
     if (!l->tif) {
       st = sscor_fail(SSCOR_E_IO, "%s: cannot write: %s", tmp, l->eb.msg);
       break;
     }
-    set_tags(p, l->tif, l, k > 0);
-    if (k == 0 && o.subifds && p->nlevels > 1) {
+    set_tags(p, l->tif, l, k > 0, channels, cp, o.description);
+    if (k == 0 && o.subifds && !cp && p->nlevels > 1) {
       uint64_t zeros[MAX_LEVELS] = {0};
       TIFFSetField(l->tif, TIFFTAG_SUBIFD, (uint16_t)(p->nlevels - 1), zeros);
     }
@@ -788,8 +826,9 @@ sscor_status sscor_pyramid_open(const char *path, int width, int height, int cha
         libdeflate_zlib_compress_bound(p->wctx[i].deflate, p->tile_bytes) > p->wctx[i].out_cap)
       p->wctx[i].out_cap = libdeflate_zlib_compress_bound(p->wctx[i].deflate, p->tile_bytes);
     p->wctx[i].out = malloc(p->wctx[i].out_cap);
+    if (cp) p->wctx[i].plane = malloc(p->tile_bytes / channels);
     worker_arg *a = malloc(sizeof *a);
-    if (!p->wctx[i].out || !p->wctx[i].deflate || !a) {
+    if (!p->wctx[i].out || !p->wctx[i].deflate || !a || (cp && !p->wctx[i].plane)) {
       free(a);
       st = sscor_fail(SSCOR_E_NOMEM, "out of memory");
       break;
@@ -837,9 +876,8 @@ sscor_status sscor_pyramid_write_rows(sscor_pyramid *p, const void *rows, size_t
   return st;
 }
 
-/* Copies the compressed tiles of a finished reduced level behind the others. */
-static sscor_status gather_level(sscor_pyramid *p, level *l) {
-  TIFF *dst = p->lv[0].tif;
+/* Closes a finished level's temporary file and opens it for reading. */
+static sscor_status reopen_level(sscor_pyramid *p, level *l) {
   if (!TIFFWriteDirectory(l->tif) || !TIFFFlush(l->tif)) {
     return sscor_fail(SSCOR_E_IO, "%s: cannot write level %d: %s", p->path, l->index,
                       l->eb.msg[0] ? l->eb.msg : "write failed");
@@ -849,14 +887,35 @@ static sscor_status gather_level(sscor_pyramid *p, level *l) {
   if (!l->tif)
     return sscor_fail(SSCOR_E_IO, "%s: cannot reread level %d: %s", l->tmp_path, l->index,
                       l->eb.msg);
-  set_tags(p, dst, l, 1);
+  return SSCOR_OK;
+}
+
+static void drop_level_file(level *l) {
+  TIFFClose(l->tif);
+  l->tif = NULL;
+  unlink(l->tmp_path);
+  free(l->tmp_path);
+  l->tmp_path = NULL;
+}
+
+/* Copies the compressed tiles of a finished level (reopened) behind the
+ * others as one directory of dst: every tile (plane -1), or those of one
+ * channel plane, as a one-channel page. */
+static sscor_status gather_level(sscor_pyramid *p, level *l, int plane, TIFF *dst, sscor_tiff_errbuf *deb) {
+  int k = l->index;
+  if (plane < 0) set_tags(p, dst, l, 1, p->channels, 0, NULL);
+  else set_tags(p, dst, l, k > 0, 1, 0, k == 0 && plane == 0 ? p->ome : NULL);
+  if (plane >= 0 && k == 0 && p->nlevels > 1) {
+    uint64_t zeros[MAX_LEVELS] = {0};
+    TIFFSetField(dst, TIFFTAG_SUBIFD, (uint16_t)(p->nlevels - 1), zeros);
+  }
   if (p->o.compression == SSCOR_COMPRESS_JPEG) {
     uint32_t count = 0;
     void *tables = NULL;
     if (TIFFGetField(l->tif, TIFFTAG_JPEGTABLES, &count, &tables) && count)
       TIFFSetField(dst, TIFFTAG_JPEGTABLES, count, tables);
   }
-  uint32_t ntiles = TIFFNumberOfTiles(l->tif);
+  uint32_t ntiles = (uint32_t)(l->cols * l->rows), first = plane < 0 ? 0 : (uint32_t)plane * ntiles;
   uint64_t *counts = NULL;
   if (!TIFFGetField(l->tif, TIFFTAG_TILEBYTECOUNTS, &counts) || !counts)
     return sscor_fail(SSCOR_E_IO, "%s: level %d lost its tiles", l->tmp_path, l->index);
@@ -864,7 +923,7 @@ static sscor_status gather_level(sscor_pyramid *p, level *l) {
   size_t cap = 0;
   sscor_status st = SSCOR_OK;
   for (uint32_t t = 0; t < ntiles && !st; t++) {
-    size_t n = (size_t)counts[t];
+    size_t n = (size_t)counts[first + t];
     if (n == 0) {
       st = sscor_fail(SSCOR_E_INTERNAL, "%s: tile %u of level %d was never written", p->path, t,
                       l->index);
@@ -878,23 +937,27 @@ static sscor_status gather_level(sscor_pyramid *p, level *l) {
       }
       buf = b, cap = n;
     }
-    if (TIFFReadRawTile(l->tif, t, buf, (tmsize_t)n) != (tmsize_t)n)
+    if (TIFFReadRawTile(l->tif, first + t, buf, (tmsize_t)n) != (tmsize_t)n)
       st = sscor_fail(SSCOR_E_IO, "%s: cannot reread tile %u: %s", l->tmp_path, t, l->eb.msg);
     else if (TIFFWriteRawTile(dst, t, buf, (tmsize_t)n) != (tmsize_t)n)
-      st = sscor_fail(SSCOR_E_IO, "%s: cannot write: %s", p->path,
-                      p->lv[0].eb.msg[0] ? p->lv[0].eb.msg : "write failed");
+      st = sscor_fail(SSCOR_E_IO, "%s: cannot write: %s", p->path, deb->msg[0] ? deb->msg : "write failed");
   }
   free(buf);
   if (st) return st;
   if (!TIFFWriteDirectory(dst))
-    return sscor_fail(SSCOR_E_IO, "%s: cannot write level %d directory: %s", p->path, l->index,
-                      p->lv[0].eb.msg);
-  TIFFClose(l->tif);
-  l->tif = NULL;
-  unlink(l->tmp_path);
-  free(l->tmp_path);
-  l->tmp_path = NULL;
+    return sscor_fail(SSCOR_E_IO, "%s: cannot write level %d directory: %s", p->path, l->index, deb->msg);
   return SSCOR_OK;
+}
+
+/* Channel pages: page c is level 0 of channel c, its reduced levels in its
+ * SubIFDs, in the order libtiff writes SubIFDs (right after their page). */
+static sscor_status gather_pages(sscor_pyramid *p) {
+  sscor_status st = SSCOR_OK;
+  for (int k = 0; k < p->nlevels && !st; k++) st = reopen_level(p, &p->lv[k]);
+  for (int c = 0; c < p->channels && !st; c++)
+    for (int k = 0; k < p->nlevels && !st; k++) st = gather_level(p, &p->lv[k], c, p->out, &p->out_eb);
+  for (int k = 0; k < p->nlevels && !st; k++) drop_level_file(&p->lv[k]);
+  return st;
 }
 
 sscor_status sscor_pyramid_finish(sscor_pyramid *p) {
@@ -913,16 +976,25 @@ sscor_status sscor_pyramid_finish(sscor_pyramid *p) {
       st = sscor_fail(SSCOR_E_INTERNAL, "%s: level %d got %u of %d tiles", p->path, k,
                       p->lv[k].done, p->lv[k].cols * p->lv[k].rows);
   level *l0 = &p->lv[0];
-  if (!st && !TIFFWriteDirectory(l0->tif))
-    st = sscor_fail(SSCOR_E_IO, "%s: cannot write: %s", p->path,
-                    l0->eb.msg[0] ? l0->eb.msg : "directory write failed");
-  for (int k = 1; k < p->nlevels && !st; k++) st = gather_level(p, &p->lv[k]);
-  if (!st && !TIFFFlush(l0->tif))
-    st = sscor_fail(SSCOR_E_IO, "%s: cannot write: %s", p->path,
-                    l0->eb.msg[0] ? l0->eb.msg : "flush failed");
+  TIFF *out = p->out ? p->out : l0->tif;
+  sscor_tiff_errbuf *oeb = p->out ? &p->out_eb : &l0->eb;
+  if (p->out) {
+    if (!st) st = gather_pages(p);
+  } else {
+    if (!st && !TIFFWriteDirectory(l0->tif))
+      st = sscor_fail(SSCOR_E_IO, "%s: cannot write: %s", p->path,
+                      l0->eb.msg[0] ? l0->eb.msg : "directory write failed");
+    for (int k = 1; k < p->nlevels && !st; k++) {
+      level *l = &p->lv[k];
+      if (!(st = reopen_level(p, l)) && !(st = gather_level(p, l, -1, l0->tif, &l0->eb))) drop_level_file(l);
+    }
+  }
+  if (!st && !TIFFFlush(out))
+    st = sscor_fail(SSCOR_E_IO, "%s: cannot write: %s", p->path, oeb->msg[0] ? oeb->msg : "flush failed");
   if (!st) {
-    TIFFClose(l0->tif);
-    l0->tif = NULL;
+    TIFFClose(out);
+    if (p->out) p->out = NULL;
+    else l0->tif = NULL;
     if (rename(p->tmp_path, p->path) != 0)
       st = sscor_fail(SSCOR_E_IO, "%s: cannot move the finished file into place: %s", p->path,
                       strerror(errno));

@@ -20,6 +20,11 @@
  * NewSubfileType = FILETYPE_REDUCEDIMAGE, every tile written, resolution tags
  * per level. With subifds set, the reduced levels become SubIFDs of the first
  * directory instead (OME-TIFF style, for Bio-Formats / QuPath).
+ * With channel_pages set, an image of 2+ channels is written as OME-TIFF the
+ * way Bio-Formats writes it: one gray page per channel, each with its reduced
+ * levels in SubIFDs, OME-XML (SizeC, channel names) in the first page's
+ * ImageDescription (replacing `description`). Every level then goes through
+ * a temporary file, whose tiles are copied into the pages at the end.
  *
  * The file appears at `path` only when complete (temporary name + rename);
  * on error or abort the temporary files are removed and `path` is untouched. */
@@ -51,6 +56,8 @@ typedef struct {
   int max_levels;                /* 0 = no limit */
   double mpp_x, mpp_y;           /* microns per level-0 pixel; 0 = unknown (no tags) */
   const char *description;      /* ImageDescription of level 0, or NULL */
+  int channel_pages;             /* 1: OME-TIFF with one page per channel (see above) */
+  const char *channel_names;     /* channel pages: comma-separated names for the OME-XML, or NULL */
 } sscor_pyramid_opts;
 
 void sscor_pyramid_opts_default(sscor_pyramid_opts *o);

@@ -8,15 +8,18 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "ome.h"
 #include "tiffutil.h"
 
 #define MAX_LEVELS 32
+/* Channel pages: one TIFF page per channel (OME-TIFF, stacks of gray pages). */
+#define MAX_PAGES SSCOR_IMAGE_MAX_CHANNELS
 /* Striped files whose strips decode larger than this are read in row chunks. */
 #define STRIP_CHUNK_LIMIT (8u << 20)
 #define SCANLINE_CHUNK_ROWS 64
 
 typedef struct {
-  uint64_t ifd;       /* directory offset (main chain or SubIFD) */
+  uint64_t ifd[MAX_PAGES]; /* directory offset per channel page (main chain or SubIFD) */
   uint32_t w, h;
   int tiled;
   uint32_t bw, bh;    /* block (tile, strip or row chunk) size */
@@ -41,10 +44,14 @@ struct sscor_slide {
   openslide_t *osr;
   uint32_t *argb;
   size_t argb_cap;
-  /* libtiff */
-  TIFF *tif;
+  /* libtiff: one handle per channel page (opened on first use), so reading
+     the channels of a block never switches directories */
+  TIFF *tifs[MAX_PAGES];
+  uint64_t cur_ifd[MAX_PAGES];
+  int64_t next_scan_row[MAX_PAGES]; /* scanline mode: next row libtiff can give without restarting */
+  int npages, ome;
+  char channel_names[1024];
   sscor_tiff_errbuf eb;
-  uint64_t cur_ifd;
   int nlevels;
   tiff_level lv[MAX_LEVELS];
   int64_t osw[MAX_LEVELS], osh[MAX_LEVELS];
@@ -55,7 +62,6 @@ struct sscor_slide {
   int ncache, capcache;
   size_t cache_bytes, cache_budget;
   uint64_t clock;
-  int64_t next_scan_row; /* scanline mode: next row libtiff can give without restarting */
 };
 
 const sscor_slide_info *sscor_slide_get_info(const sscor_slide *s) { return &s->info; }
@@ -81,7 +87,7 @@ static double tiff_mpp(TIFF *tif, int tag) {
 /* Reads the layout of the current directory into *l; checks it matches the
  * first level's sample layout when `check` is set. */
 static sscor_status tiff_describe(sscor_slide *s, tiff_level *l, int first) {
-  TIFF *tif = s->tif;
+  TIFF *tif = s->tifs[0];
   uint32_t w = 0, h = 0;
   uint16_t spp = 1, bps = 1, fmt = SAMPLEFORMAT_UINT, planar = PLANARCONFIG_CONTIG, photo = 0,
            comp = COMPRESSION_NONE;
@@ -127,7 +133,7 @@ static sscor_status tiff_describe(sscor_slide *s, tiff_level *l, int first) {
     return SSCOR_E_FORMAT; /* a label or thumbnail, not a level: caller skips it */
   }
   memset(l, 0, sizeof *l);
-  l->ifd = TIFFCurrentDirOffset(tif);
+  l->ifd[0] = TIFFCurrentDirOffset(tif);
   l->w = w, l->h = h;
   l->tiled = TIFFIsTiled(tif);
   if (l->tiled) {
@@ -154,48 +160,137 @@ static sscor_status tiff_describe(sscor_slide *s, tiff_level *l, int first) {
   return SSCOR_OK;
 }
 
-static sscor_status tiff_goto(sscor_slide *s, const tiff_level *l) {
-  if (s->cur_ifd == l->ifd) return SSCOR_OK;
+/* The handle of channel page `page`, on the directory of level `l`. */
+static sscor_status tiff_goto(sscor_slide *s, const tiff_level *l, int page, TIFF **out) {
+  if (!s->tifs[page]) {
+    s->tifs[page] = sscor_tiff_open(s->path, "rm", &s->eb);
+    if (!s->tifs[page])
+      return sscor_fail(SSCOR_E_IO, "%s: cannot open it again for channel page %d: %s", s->path, page,
+                        tiff_why(s));
+    s->cur_ifd[page] = (uint64_t)-1;
+  }
+  *out = s->tifs[page];
+  if (s->cur_ifd[page] == l->ifd[page]) return SSCOR_OK;
   s->eb.msg[0] = '\0';
-  if (!TIFFSetSubDirectory(s->tif, l->ifd))
+  if (!TIFFSetSubDirectory(*out, l->ifd[page]))
     return sscor_fail(SSCOR_E_CORRUPT, "%s: cannot read directory at offset %llu: %s", s->path,
-                      (unsigned long long)l->ifd, tiff_why(s));
-  if (s->ycbcr_jpeg) TIFFSetField(s->tif, TIFFTAG_JPEGCOLORMODE, JPEGCOLORMODE_RGB);
-  s->cur_ifd = l->ifd;
-  s->next_scan_row = 0;
+                      (unsigned long long)l->ifd[page], tiff_why(s));
+  if (s->ycbcr_jpeg) TIFFSetField(*out, TIFFTAG_JPEGCOLORMODE, JPEGCOLORMODE_RGB);
+  s->cur_ifd[page] = l->ifd[page];
+  s->next_scan_row[page] = 0;
   return SSCOR_OK;
 }
 
+static int same_blocks(const tiff_level *a, const tiff_level *b) {
+  return a->w == b->w && a->h == b->h && a->tiled == b->tiled && a->bw == b->bw && a->bh == b->bh &&
+         a->rps == b->rps && a->scanline == b->scanline;
+}
+
+/* How many pages hold the channels (1 = the first page holds them all):
+ * SizeC of OME-XML, else the run of gray pages of the first page's size not
+ * marked reduced (an ImageJ or tifffile stack of channels). A channel page
+ * of another sample layout (or, with OME-XML, size) is an error: skipping
+ * it would lose a channel without a word. Leaves the handle on the last
+ * channel page. */
+static sscor_status count_pages(sscor_slide *s, tiff_level *l0) {
+  TIFF *tif = s->tifs[0];
+  const char *desc = NULL;
+  sscor_ome_info ome;
+  int want = 0; /* pages the OME-XML says, 0 = unknown */
+  if (TIFFGetField(tif, TIFFTAG_IMAGEDESCRIPTION, &desc) && sscor_ome_parse(desc, &ome)) {
+    if (ome.size_z > 1 || ome.size_t > 1)
+      return sscor_fail(SSCOR_E_UNSUPPORTED,
+                        "%s: OME-TIFF with SizeZ=%d, SizeT=%d: only 2-D images are supported (SizeZ = "
+                        "SizeT = 1)", s->path, ome.size_z, ome.size_t);
+    if (ome.size_c < 1 || ome.size_c % s->spp || ome.size_c / s->spp > MAX_PAGES)
+      return sscor_fail(SSCOR_E_FORMAT, "%s: OME-XML says SizeC=%d, which %u samples per page cannot hold",
+                        s->path, ome.size_c, s->spp);
+    want = ome.size_c / s->spp;
+    s->ome = 1;
+    snprintf(s->channel_names, sizeof s->channel_names, "%s", ome.names);
+  }
+  s->npages = 1;
+  if (!want && s->spp != 1) return SSCOR_OK;
+  while (s->npages < (want ? want : MAX_PAGES + 1)) {
+    uint32_t w = 0, h = 0, sub = 0;
+    if (!TIFFReadDirectory(tif)) break;
+    TIFFGetField(tif, TIFFTAG_IMAGEWIDTH, &w);
+    TIFFGetField(tif, TIFFTAG_IMAGELENGTH, &h);
+    TIFFGetFieldDefaulted(tif, TIFFTAG_SUBFILETYPE, &sub);
+    int same_size = w == l0->w && h == l0->h;
+    if (!want && (!same_size || (sub & FILETYPE_REDUCEDIMAGE))) break; /* a level, a label */
+    tiff_level l;
+    sscor_status st = same_size ? tiff_describe(s, &l, 0) : SSCOR_E_FORMAT;
+    if (st == SSCOR_OK && !same_blocks(&l, l0)) st = SSCOR_E_FORMAT;
+    if (st) {
+      uint16_t bps = 0, spp = 0;
+      TIFFGetFieldDefaulted(tif, TIFFTAG_BITSPERSAMPLE, &bps);
+      TIFFGetFieldDefaulted(tif, TIFFTAG_SAMPLESPERPIXEL, &spp);
+      return sscor_fail(SSCOR_E_FORMAT,
+                        "%s: channel page %d is %ux%u with %u %u-bit samples per pixel (tiled %s), page 0 "
+                        "is %ux%u with %u %u-bit (tiled %s): channel pages must match",
+                        s->path, s->npages, w, h, spp, bps, TIFFIsTiled(tif) ? "yes" : "no", l0->w, l0->h,
+                        s->spp, s->bps, l0->tiled ? "yes" : "no");
+    }
+    if (s->npages == MAX_PAGES)
+      return sscor_fail(SSCOR_E_UNSUPPORTED, "%s: more than %d channel pages of %ux%u", s->path, MAX_PAGES, w, h);
+    l0->ifd[s->npages++] = l.ifd[0];
+  }
+  if (want && s->npages < want)
+    return sscor_fail(SSCOR_E_FORMAT, "%s: OME-XML says %d channel pages, the file holds %d", s->path, want,
+                      s->npages);
+  /* back to the last channel page: the main chain's levels follow it */
+  if (!TIFFSetSubDirectory(tif, l0->ifd[s->npages - 1]))
+    return sscor_fail(SSCOR_E_CORRUPT, "%s: cannot reread directory %d: %s", s->path, s->npages - 1, tiff_why(s));
+  return SSCOR_OK;
+}
+
+/* Reduced levels in SubIFDs (OME-TIFF style): level i exists when every
+ * channel page has a SubIFD i of the same layout. */
+static void subifd_levels(sscor_slide *s, int nsub0) {
+  TIFF *tif = s->tifs[0];
+  for (int i = 0; i < nsub0 && s->nlevels < MAX_LEVELS; i++) {
+    tiff_level l;
+    int ok = 1;
+    for (int p = 0; p < s->npages && ok; p++) {
+      uint16_t nsub = 0;
+      uint64_t *subs = NULL;
+      ok = TIFFSetSubDirectory(tif, s->lv[0].ifd[p]) && TIFFGetField(tif, TIFFTAG_SUBIFD, &nsub, &subs) &&
+           nsub > i;
+      uint64_t off = ok ? subs[i] : 0;
+      tiff_level lp;
+      ok = ok && TIFFSetSubDirectory(tif, off) && tiff_describe(s, &lp, 0) == SSCOR_OK;
+      if (ok && p == 0) l = lp;
+      ok = ok && same_blocks(&lp, &l);
+      if (ok) l.ifd[p] = off;
+    }
+    if (!ok) continue; /* a thumbnail or a page without this level */
+    if (l.w >= s->lv[s->nlevels - 1].w || l.h >= s->lv[s->nlevels - 1].h) continue;
+    s->lv[s->nlevels++] = l;
+  }
+}
+
 static sscor_status tiff_open(sscor_slide *s) {
-  s->tif = sscor_tiff_open(s->path, "rm", &s->eb);
-  if (!s->tif)
+  s->tifs[0] = sscor_tiff_open(s->path, "rm", &s->eb);
+  if (!s->tifs[0])
     return sscor_fail(SSCOR_E_FORMAT, "%s: not a readable TIFF: %s", s->path, tiff_why(s));
+  TIFF *tif = s->tifs[0];
   sscor_status st = tiff_describe(s, &s->lv[0], 1);
   if (st) return st;
   s->lv[0].downsample = 1.0;
   s->nlevels = 1;
-  s->info.mpp_x = tiff_mpp(s->tif, TIFFTAG_XRESOLUTION);
-  s->info.mpp_y = tiff_mpp(s->tif, TIFFTAG_YRESOLUTION);
-  /* OME-TIFF style: reduced levels as SubIFDs of the first directory. */
+  s->info.mpp_x = tiff_mpp(tif, TIFFTAG_XRESOLUTION);
+  s->info.mpp_y = tiff_mpp(tif, TIFFTAG_YRESOLUTION);
   uint16_t nsub = 0;
   uint64_t *subs = NULL;
-  uint64_t subcopy[MAX_LEVELS];
-  int nsubcopy = 0;
-  if (TIFFGetField(s->tif, TIFFTAG_SUBIFD, &nsub, &subs) && nsub > 0) {
-    for (int i = 0; i < nsub && i < MAX_LEVELS - 1; i++) subcopy[nsubcopy++] = subs[i];
-  }
-  if (nsubcopy) {
-    for (int i = 0; i < nsubcopy && s->nlevels < MAX_LEVELS; i++) {
-      if (!TIFFSetSubDirectory(s->tif, subcopy[i])) break;
-      tiff_level l;
-      if (tiff_describe(s, &l, 0) != SSCOR_OK) continue;
-      if (l.w >= s->lv[s->nlevels - 1].w || l.h >= s->lv[s->nlevels - 1].h) continue;
-      s->lv[s->nlevels++] = l;
-    }
-  } else {
+  if (!TIFFGetField(tif, TIFFTAG_SUBIFD, &nsub, &subs)) nsub = 0;
+  if ((st = count_pages(s, &s->lv[0]))) return st;
+  if (nsub > 0) {
+    subifd_levels(s, nsub);
+  } else if (s->npages == 1) {
     /* Main chain: following directories with the same sample layout and a
      * smaller size are levels; labels and macros differ in layout or size. */
-    while (s->nlevels < MAX_LEVELS && TIFFReadDirectory(s->tif)) {
+    while (s->nlevels < MAX_LEVELS && TIFFReadDirectory(tif)) {
       tiff_level l;
       if (tiff_describe(s, &l, 0) != SSCOR_OK) continue;
       const tiff_level *prev = &s->lv[s->nlevels - 1];
@@ -206,9 +301,12 @@ static sscor_status tiff_open(sscor_slide *s) {
   sscor_clear_error();
   for (int i = 1; i < s->nlevels; i++)
     s->lv[i].downsample = ((double)s->lv[0].w / s->lv[i].w + (double)s->lv[0].h / s->lv[i].h) / 2;
-  s->cur_ifd = (uint64_t)-1;
-  st = tiff_goto(s, &s->lv[0]);
-  if (st) return st;
+  s->cur_ifd[0] = (uint64_t)-1;
+  if ((st = tiff_goto(s, &s->lv[0], 0, &tif))) return st;
+  s->info.channels = s->spp * s->npages;
+  s->info.pages = s->npages;
+  s->info.ome = s->ome && s->npages > 1;
+  s->info.channel_names = s->channel_names[0] ? s->channel_names : NULL;
   s->info.levels = s->nlevels;
   s->info.reader = "libtiff";
   s->info.vendor = "tiff";
@@ -228,29 +326,36 @@ static size_t block_bytes(const sscor_slide *s, const tiff_level *l) {
   return (size_t)l->bw * l->bh * spb * (s->bps / 8);
 }
 
-/* Decodes block `index` of `plane` into buf (block_bytes). */
+/* Planes per channel page: 1 when contiguous, else one per sample. */
+static int page_planes(const sscor_slide *s) { return s->planar == PLANARCONFIG_CONTIG ? 1 : s->spp; }
+
+/* Decodes block `index` of `plane` (page * page_planes + plane within the
+ * page) into buf (block_bytes). */
 static sscor_status tiff_decode(sscor_slide *s, int level, int plane, uint32_t index,
                                 uint8_t *buf) {
   const tiff_level *l = &s->lv[level];
-  sscor_status st = tiff_goto(s, l);
+  int page = plane / page_planes(s);
+  plane %= page_planes(s);
+  TIFF *tif;
+  sscor_status st = tiff_goto(s, l, page, &tif);
   if (st) return st;
   size_t bytes = block_bytes(s, l);
   s->eb.msg[0] = '\0';
   if (l->tiled) {
-    uint32_t per_plane = TIFFNumberOfTiles(s->tif) / (s->planar == PLANARCONFIG_CONTIG ? 1 : s->spp);
+    uint32_t per_plane = TIFFNumberOfTiles(tif) / page_planes(s);
     uint32_t t = index + (uint32_t)plane * per_plane;
-    if (TIFFReadEncodedTile(s->tif, t, buf, (tmsize_t)bytes) < 0)
+    if (TIFFReadEncodedTile(tif, t, buf, (tmsize_t)bytes) < 0)
       return sscor_fail(SSCOR_E_CORRUPT, "%s: corrupt or truncated tile %u of level %d: %s",
                         s->path, t, level, tiff_why(s));
     return SSCOR_OK;
   }
   if (!l->scanline) {
-    uint32_t per_plane = TIFFNumberOfStrips(s->tif) / (s->planar == PLANARCONFIG_CONTIG ? 1 : s->spp);
+    uint32_t per_plane = TIFFNumberOfStrips(tif) / page_planes(s);
     uint32_t strip = index + (uint32_t)plane * per_plane;
     uint32_t rows = l->rps;
     if ((uint64_t)(index + 1) * l->rps > l->h) rows = l->h - index * l->rps;
     size_t want = bytes / l->bh * rows;
-    tmsize_t got = TIFFReadEncodedStrip(s->tif, strip, buf, (tmsize_t)want);
+    tmsize_t got = TIFFReadEncodedStrip(tif, strip, buf, (tmsize_t)want);
     if (got < 0 || (size_t)got < want)
       return sscor_fail(SSCOR_E_CORRUPT, "%s: corrupt or truncated strip %u of level %d: %s",
                         s->path, strip, level, tiff_why(s));
@@ -261,7 +366,7 @@ static sscor_status tiff_decode(sscor_slide *s, int level, int plane, uint32_t i
   size_t row_bytes = bytes / l->bh;
   int64_t y0 = (int64_t)index * l->bh;
   for (uint32_t r = 0; r < l->bh && y0 + r < l->h; r++) {
-    if (TIFFReadScanline(s->tif, buf + r * row_bytes, (uint32_t)(y0 + r), 0) < 0)
+    if (TIFFReadScanline(tif, buf + r * row_bytes, (uint32_t)(y0 + r), 0) < 0)
       return sscor_fail(SSCOR_E_CORRUPT, "%s: corrupt or truncated data at row %lld of level %d: %s",
                         s->path, (long long)(y0 + r), level, tiff_why(s));
   }
@@ -314,8 +419,9 @@ static sscor_status tiff_read(sscor_slide *s, int level, int64_t x, int64_t y, i
                               uint8_t *dst, size_t stride) {
   const tiff_level *l = &s->lv[level];
   size_t ss = s->bps / 8;
-  int spp = s->spp;
+  int spp = s->spp, C = s->info.channels;
   int contig = s->planar == PLANARCONFIG_CONTIG;
+  int spb = contig ? spp : 1; /* samples per pixel of a block */
   uint32_t blocks_across = l->tiled ? (l->w + l->bw - 1) / l->bw : 1;
   int64_t bx0 = x / l->bw, bx1 = (x + w - 1) / l->bw;
   int64_t by0 = y / l->bh, by1 = (y + h - 1) / l->bh;
@@ -326,20 +432,20 @@ static sscor_status tiff_read(sscor_slide *s, int level, int64_t x, int64_t y, i
       int64_t cx1 = (x + w < ox + l->bw) ? x + w : ox + l->bw;
       int64_t cy1 = (y + h < oy + l->bh) ? y + h : oy + l->bh;
       uint32_t index = (uint32_t)(by * blocks_across + bx);
-      for (int p = 0; p < (contig ? 1 : spp); p++) {
+      for (int p = 0; p < s->npages * page_planes(s); p++) {
         const uint8_t *blk = NULL;
         sscor_status st = cache_get(s, level, p, index, &blk);
         if (st) return st;
-        size_t bstride = (size_t)l->bw * (contig ? spp : 1) * ss;
+        size_t bstride = (size_t)l->bw * spb * ss, run = (size_t)spb * ss;
+        size_t c0 = (size_t)(p / page_planes(s)) * spp + (size_t)(p % page_planes(s)); /* first channel */
         for (int64_t yy = cy0; yy < cy1; yy++) {
-          const uint8_t *srow = blk + (size_t)(yy - oy) * bstride;
-          uint8_t *drow = dst + (size_t)(yy - y) * stride;
-          if (contig) {
-            memcpy(drow + (size_t)(cx0 - x) * spp * ss, srow + (size_t)(cx0 - ox) * spp * ss,
-                   (size_t)(cx1 - cx0) * spp * ss);
+          const uint8_t *srow = blk + (size_t)(yy - oy) * bstride + (size_t)(cx0 - ox) * run;
+          uint8_t *drow = dst + (size_t)(yy - y) * stride + (size_t)(cx0 - x) * C * ss;
+          if (spb == C) {
+            memcpy(drow, srow, (size_t)(cx1 - cx0) * run);
           } else {
-            for (int64_t xx = cx0; xx < cx1; xx++)
-              memcpy(drow + ((size_t)(xx - x) * spp + p) * ss, srow + (size_t)(xx - ox) * ss, ss);
+            for (int64_t xx = 0; xx < cx1 - cx0; xx++)
+              memcpy(drow + ((size_t)xx * C + c0) * ss, srow + (size_t)xx * run, run);
           }
         }
       }
@@ -461,7 +567,8 @@ sscor_status sscor_slide_open(const char *path, sscor_slide **out) {
 
 void sscor_slide_close(sscor_slide *s) {
   if (!s) return;
-  if (s->tif) TIFFClose(s->tif);
+  for (int p = 0; p < MAX_PAGES; p++)
+    if (s->tifs[p]) TIFFClose(s->tifs[p]);
   if (s->osr) openslide_close(s->osr);
   cache_clear(s);
   free(s->argb);

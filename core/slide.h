@@ -8,7 +8,15 @@
  * Hamamatsu, MIRAX, Leica, Philips, Ventana, ...) goes to OpenSlide, which
  * delivers 8-bit RGB. A TIFF that OpenSlide would only open as "generic-tiff",
  * or cannot open at all (16-bit, 2-channel, striped), goes to libtiff, which
- * keeps sample type and channels as stored. */
+ * keeps sample type and channels as stored.
+ *
+ * Channel pages: a TIFF whose channels are pages of their own (OME-TIFF as
+ * Bio-Formats and stitchers write it: one page per channel, reduced levels in
+ * SubIFDs; or a stack of gray pages of one size, none marked reduced) is read
+ * as one image of that many channels, interleaved like any other. SizeC of
+ * the OME-XML says how many pages; channel pages that differ in size or
+ * sample layout are an error (none is dropped without a word). Reduced
+ * levels are the SubIFDs every channel page has. */
 #ifndef SSCOR_SLIDE_H
 #define SSCOR_SLIDE_H
 
@@ -27,6 +35,9 @@ typedef struct {
   double mpp_x, mpp_y;    /* microns per level-0 pixel; 0 when the file does not say */
   const char *reader;     /* "libtiff" or "openslide" */
   const char *vendor;     /* OpenSlide vendor name, or "tiff" */
+  int pages;              /* TIFF pages the channels come from (1: all in one page) */
+  const char *channel_names; /* comma-separated, from OME-XML; NULL when the file names none */
+  int ome;                /* 1: channel pages described by OME-XML (SizeC > 1) */
 } sscor_slide_info;
 
 /* Default cache budget for decoded tiles (bytes). */

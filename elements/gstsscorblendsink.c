@@ -27,6 +27,7 @@ enum {
   PROP_TILE_SIZE,
   PROP_BIGTIFF,
   PROP_SUBIFDS,
+  PROP_CHANNEL_PAGES,
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE(
@@ -49,6 +50,18 @@ static GType sscor_compression_get_type(void) {
       {SSCOR_COMPRESS_ZSTD, "Zstandard with horizontal predictor (lossless)", "zstd"},
       {0, NULL, NULL}};
   if (g_once_init_enter(&t)) g_once_init_leave(&t, g_enum_register_static("GstSscorCompression", values));
+  return t;
+}
+
+#define GST_TYPE_SSCOR_CHANNEL_PAGES (sscor_channel_pages_get_type())
+static GType sscor_channel_pages_get_type(void) {
+  static GType t = 0;
+  static const GEnumValue values[] = {
+      {-1, "One page per channel when the source kept its channels as OME-TIFF pages", "auto"},
+      {0, "Channels interleaved in one page", "off"},
+      {1, "One page per channel (OME-TIFF) for every image of 2+ channels", "on"},
+      {0, NULL, NULL}};
+  if (g_once_init_enter(&t)) g_once_init_leave(&t, g_enum_register_static("GstSscorChannelPages", values));
   return t;
 }
 
@@ -77,6 +90,7 @@ static void set_property(GObject *obj, guint id, const GValue *v, GParamSpec *ps
   case PROP_TILE_SIZE: s->tile_size = g_value_get_int(v); break;
   case PROP_BIGTIFF: s->bigtiff = g_value_get_enum(v); break;
   case PROP_SUBIFDS: s->subifds = g_value_get_boolean(v); break;
+  case PROP_CHANNEL_PAGES: s->channel_pages = g_value_get_enum(v); break;
   default: G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, ps);
   }
   GST_OBJECT_UNLOCK(s);
@@ -92,6 +106,7 @@ static void get_property(GObject *obj, guint id, GValue *v, GParamSpec *ps) {
   case PROP_TILE_SIZE: g_value_set_int(v, s->tile_size); break;
   case PROP_BIGTIFF: g_value_set_enum(v, s->bigtiff); break;
   case PROP_SUBIFDS: g_value_set_boolean(v, s->subifds); break;
+  case PROP_CHANNEL_PAGES: g_value_set_enum(v, s->channel_pages); break;
   default: G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, ps);
   }
   GST_OBJECT_UNLOCK(s);
@@ -120,6 +135,7 @@ static gboolean start(GstBaseSink *bsink) {
   reset(s);
   s->have_caps = FALSE;
   s->mpp_x = s->mpp_y = 0;
+  s->src_pages = FALSE;
   if (!s->location || !*s->location) {
     GST_ELEMENT_ERROR(s, RESOURCE, NOT_FOUND, ("No output file given (set location)"), (NULL));
     return FALSE;
@@ -174,7 +190,7 @@ static sscor_status emit_block(void *user, int x, int y, int w, int h, int chann
   return st;
 }
 
-static gboolean open_writer(GstSscorBlendSink *s, gint64 w, gint64 h, gint channels) {
+static gboolean open_writer(GstSscorBlendSink *s, gint64 w, gint64 h, gint channels, const gchar *names) {
   sscor_pyramid_opts o;
   sscor_pyramid_opts_default(&o);
   o.compression = s->compression;
@@ -183,10 +199,12 @@ static gboolean open_writer(GstSscorBlendSink *s, gint64 w, gint64 h, gint chann
   o.bigtiff = s->bigtiff;
   o.subifds = s->subifds;
   o.mpp_x = s->mpp_x, o.mpp_y = s->mpp_y;
+  o.channel_pages = s->channel_pages > 0 || (s->channel_pages < 0 && s->src_pages);
+  o.channel_names = names;
   if (w > SSCOR_IMAGE_MAX_SIDE || h > SSCOR_IMAGE_MAX_SIDE || w <= 0 || h <= 0) {
     GST_ELEMENT_ERROR(s, STREAM, FORMAT,
-                      ("Image size %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT " is out of range",
-                       w, h),
+                      ("%s: image size %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT " is out of range",
+                       s->location, w, h),
                       (NULL));
     return FALSE;
   }
@@ -234,7 +252,7 @@ static GstFlowReturn render(GstBaseSink *bsink, GstBuffer *buf) {
   if (!m) {
     /* a whole image: straight to the writer */
     s->whole_frame = TRUE;
-    if (!open_writer(s, tile.width, tile.height, tile.channels)) ret = GST_FLOW_ERROR;
+    if (!open_writer(s, tile.width, tile.height, tile.channels, NULL)) ret = GST_FLOW_ERROR;
     else if (sscor_pyramid_write_rows(s->writer, tile.data, tile.stride, tile.height))
       ret = write_failed(s);
     else
@@ -245,21 +263,22 @@ static GstFlowReturn render(GstBaseSink *bsink, GstBuffer *buf) {
   gint C = m->channel >= 0 ? (gint)m->n_channels : s->frame_channels;
   if (m->channel >= 0 && s->frame_channels != 1) {
     GST_ELEMENT_ERROR(s, STREAM, FORMAT,
-                      ("Channel-sequential tiles must be GRAY frames, not %s",
+                      ("%s: channel-sequential tiles must be GRAY frames, not %s", s->location,
                        gst_video_format_to_string(GST_VIDEO_INFO_FORMAT(&s->vinfo))),
                       (NULL));
     ret = GST_FLOW_ERROR;
     goto out;
   }
   if (!s->writer) {
-    if (!open_writer(s, (gint64)m->image_width, (gint64)m->image_height, C)) {
+    if (!open_writer(s, (gint64)m->image_width, (gint64)m->image_height, C,
+                     gst_sscor_tile_meta_get_channel_names(m))) {
       ret = GST_FLOW_ERROR;
       goto out;
     }
     if (m->overlap >= (guint)MIN(tile.width, tile.height)) {
       GST_ELEMENT_ERROR(s, STREAM, FORMAT,
-                        ("Tile overlap %u is not smaller than the %dx%d tiles", m->overlap,
-                         tile.width, tile.height),
+                        ("%s: tile overlap %u is not smaller than the %dx%d tiles", s->location,
+                         m->overlap, tile.width, tile.height),
                         (NULL));
       reset(s);
       ret = GST_FLOW_ERROR;
@@ -276,10 +295,10 @@ static GstFlowReturn render(GstBaseSink *bsink, GstBuffer *buf) {
   } else if ((gint64)m->image_width != s->width || (gint64)m->image_height != s->height ||
              C != s->channels) {
     GST_ELEMENT_ERROR(s, STREAM, FORMAT,
-                      ("Tile meta changed image geometry mid-stream (%" G_GUINT64_FORMAT
+                      ("%s: tile meta changed image geometry mid-stream (%" G_GUINT64_FORMAT
                        "x%" G_GUINT64_FORMAT "x%d after %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT
                        "x%d)",
-                       m->image_width, m->image_height, C, s->width, s->height, s->channels),
+                       s->location, m->image_width, m->image_height, C, s->width, s->height, s->channels),
                       (NULL));
     reset(s);
     ret = GST_FLOW_ERROR;
@@ -357,6 +376,8 @@ static gboolean event(GstBaseSink *bsink, GstEvent *ev) {
       s->mpp_x = mx;
       s->mpp_y = my;
     }
+    gboolean pages;
+    if (gst_tag_list_get_boolean(tags, GST_SSCOR_TAG_CHANNEL_PAGES, &pages)) s->src_pages = pages;
   } else if (GST_EVENT_TYPE(ev) == GST_EVENT_EOS && !s->done) {
     if (!finish(s)) {
       gst_event_unref(ev);
@@ -405,6 +426,13 @@ static void gst_sscor_blendsink_class_init(GstSscorBlendSinkClass *klass) {
                            "(OME-TIFF style, for Bio-Formats/QuPath) instead of the main "
                            "directory chain (OpenSlide generic-tiff)",
                            FALSE, rw));
+  g_object_class_install_property(
+      oc, PROP_CHANNEL_PAGES,
+      g_param_spec_enum("channel-pages", "Channel pages",
+                        "Write an image of 2+ channels as OME-TIFF with one page per channel (reduced "
+                        "levels in SubIFDs, OME-XML with SizeC and the channel names); auto does so when "
+                        "the source kept its channels as OME-TIFF pages (sscor-channel-pages tag)",
+                        GST_TYPE_SSCOR_CHANNEL_PAGES, -1, rw));
   gst_element_class_add_static_pad_template(ec, &sink_template);
   gst_element_class_set_static_metadata(
       ec, "Tile blending pyramidal TIFF sink", "Sink/Video/File",
@@ -419,6 +447,7 @@ static void gst_sscor_blendsink_class_init(GstSscorBlendSinkClass *klass) {
   GST_DEBUG_CATEGORY_INIT(sscor_blendsink_debug, "sscorblendsink", 0, "sscor blend sink");
   gst_type_mark_as_plugin_api(GST_TYPE_SSCOR_COMPRESSION, 0);
   gst_type_mark_as_plugin_api(GST_TYPE_SSCOR_BIGTIFF, 0);
+  gst_type_mark_as_plugin_api(GST_TYPE_SSCOR_CHANNEL_PAGES, 0);
 }
 
 static void gst_sscor_blendsink_init(GstSscorBlendSink *s) {
@@ -426,5 +455,6 @@ static void gst_sscor_blendsink_init(GstSscorBlendSink *s) {
   s->quality = 90;
   s->tile_size = 256;
   s->bigtiff = -1;
+  s->channel_pages = -1;
   gst_base_sink_set_sync(GST_BASE_SINK(s), FALSE);
 }

@@ -21,12 +21,14 @@ struct _GstSscorBlendSink {
   sscor_compression compression;
   gint quality, tile_size, bigtiff;
   gboolean subifds;
+  gint channel_pages; /* -1 auto, 0 off, 1 on */
   /* stream state */
   GstVideoInfo vinfo;
   gboolean have_caps;
   gint frame_channels;
   sscor_sample_type type;
   gdouble mpp_x, mpp_y;
+  gboolean src_pages; /* sscor-channel-pages tag seen */
   sscor_pyramid *writer;
   sscor_band *band;
   gint64 width, height;

@@ -7,8 +7,10 @@
  *
  * Works in place: keeps the sample type, the channel count and the tile meta.
  * With RGBA the colour channels are corrected by a 3-channel model and alpha
- * is kept. Tiles are corrected on their valid part (the reflected padding on
- * the right/bottom edges is left as is). */
+ * is kept. Channel-sequential tiles (one GRAY frame per channel, the tile
+ * meta saying which) are corrected channel by channel, each with its own
+ * flat-field when the model has one per channel. Tiles are corrected on their
+ * valid part (the reflected padding on the right/bottom edges is left as is). */
 #include "gstsscorcorrect.h"
 
 #include "gstsscormeta.h"
@@ -58,8 +60,26 @@ static gboolean gst_sscor_correct_start(GstBaseTransform *bt) {
 }
 
 static gboolean gst_sscor_correct_stop(GstBaseTransform *bt) {
-  release(GST_SSCOR_CORRECT(bt));
+  GstSscorCorrect *s = GST_SSCOR_CORRECT(bt);
+  release(s);
+  g_free(s->location);
+  s->location = NULL;
   return TRUE;
+}
+
+/* The file the stream comes from (sscorslidesrc's location tag), for messages. */
+static gboolean gst_sscor_correct_sink_event(GstBaseTransform *bt, GstEvent *e) {
+  GstSscorCorrect *s = GST_SSCOR_CORRECT(bt);
+  gchar *loc = NULL;
+  if (GST_EVENT_TYPE(e) == GST_EVENT_TAG) {
+    GstTagList *tags;
+    gst_event_parse_tag(e, &tags);
+    if (gst_tag_list_get_string(tags, GST_TAG_LOCATION, &loc) && loc) {
+      g_free(s->location);
+      s->location = loc;
+    }
+  }
+  return GST_BASE_TRANSFORM_CLASS(gst_sscor_correct_parent_class)->sink_event(bt, e);
 }
 
 static GstFlowReturn gst_sscor_correct_transform_frame_ip(GstVideoFilter *vf, GstVideoFrame *frame) {
@@ -72,12 +92,14 @@ static GstFlowReturn gst_sscor_correct_transform_frame_ip(GstVideoFilter *vf, Gs
   GstSscorTileMeta *meta = gst_sscor_buffer_get_tile_meta(frame->buffer);
   int x0 = 0, y0 = 0, vw = fw, vh = fh, iw = fw, ih = fh;
   if (meta) {
-    if (meta->channel >= 0) {
-      GST_ELEMENT_ERROR(s, STREAM, FORMAT, ("Channel-sequential tiles are not supported"),
-                        ("the source sends one channel per frame (%u channels); correct a stream "
-                         "with all channels in one frame",
-                         meta->n_channels));
-      return GST_FLOW_ERROR;
+    if (meta->channel >= 0) { /* channel-sequential: one channel of an image of n_channels */
+      if (pixel_ch != 1 || meta->channel >= (gint)meta->n_channels) {
+        GST_ELEMENT_ERROR(s, STREAM, FORMAT, ("Bad channel-sequential tile for model %s", s->model_path),
+                          ("channel %d of %u in a %s frame", meta->channel, meta->n_channels,
+                           gst_video_format_to_string(fmt)));
+        return GST_FLOW_ERROR;
+      }
+      channels = (int)meta->n_channels;
     }
     x0 = (int)meta->image_x;
     y0 = (int)meta->image_y;
@@ -87,7 +109,7 @@ static GstFlowReturn gst_sscor_correct_transform_frame_ip(GstVideoFilter *vf, Gs
     ih = (int)meta->image_height;
   }
   if (!s->checked) {
-    if (sscor_corrector_check(s->corr, channels, type, iw, ih, "the stream")) {
+    if (sscor_corrector_check(s->corr, channels, type, iw, ih, s->location ? s->location : "the stream")) {
       GST_ELEMENT_ERROR(s, STREAM, WRONG_TYPE, ("Model %s does not fit the stream", s->model_path),
                         ("%s", sscor_last_error()));
       return GST_FLOW_ERROR;
@@ -97,7 +119,10 @@ static GstFlowReturn gst_sscor_correct_transform_frame_ip(GstVideoFilter *vf, Gs
   if (vw <= 0 || vh <= 0) return GST_FLOW_OK;
   sscor_image img;
   size_t stride = (size_t)GST_VIDEO_FRAME_PLANE_STRIDE(frame, 0);
-  if (pixel_ch == channels) {
+  if (meta && meta->channel >= 0) {
+    sscor_image_wrap(&img, GST_VIDEO_FRAME_PLANE_DATA(frame, 0), vw, vh, 1, type, stride);
+    if (sscor_corrector_apply_channel(s->corr, &img, x0, y0, meta->channel)) goto fail;
+  } else if (pixel_ch == channels) {
     sscor_image_wrap(&img, GST_VIDEO_FRAME_PLANE_DATA(frame, 0), vw, vh, channels, type, stride);
     if (sscor_corrector_apply(s->corr, &img, x0, y0)) goto fail;
   } else {
@@ -121,7 +146,10 @@ static GstFlowReturn gst_sscor_correct_transform_frame_ip(GstVideoFilter *vf, Gs
   }
   return GST_FLOW_OK;
 fail:
-  GST_ELEMENT_ERROR(s, STREAM, FAILED, ("Correction failed"), ("%s", sscor_last_error()));
+  GST_ELEMENT_ERROR(s, STREAM, FAILED, ("%s: correction with model %s failed: %s",
+                                        s->location ? s->location : "the stream", s->model_path,
+                                        sscor_last_error()),
+                    (NULL));
   return GST_FLOW_ERROR;
 }
 
@@ -154,6 +182,7 @@ static void gst_sscor_correct_finalize(GObject *o) {
   GstSscorCorrect *s = GST_SSCOR_CORRECT(o);
   release(s);
   g_free(s->model_path);
+  g_free(s->location);
   G_OBJECT_CLASS(gst_sscor_correct_parent_class)->finalize(o);
 }
 
@@ -192,6 +221,7 @@ static void gst_sscor_correct_class_init(GstSscorCorrectClass *klass) {
                                                               gst_caps_from_string(CAPS)));
   bc->start = gst_sscor_correct_start;
   bc->stop = gst_sscor_correct_stop;
+  bc->sink_event = gst_sscor_correct_sink_event;
   vc->transform_frame_ip = gst_sscor_correct_transform_frame_ip;
 }
 

@@ -22,6 +22,7 @@ struct _GstSscorCorrect {
   gboolean model_loaded;
   sscor_corrector *corr;
   gboolean checked;
+  gchar *location; /* the stream's file (location tag), for messages; NULL when none */
 };
 
 GST_ELEMENT_REGISTER_DECLARE(sscorcorrect);

@@ -85,6 +85,8 @@ void gst_sscor_register_tags(void) {
                    "Physical width of one pixel of the stream, in microns", NULL);
   gst_tag_register(GST_SSCOR_TAG_MPP_Y, GST_TAG_FLAG_META, G_TYPE_DOUBLE, "microns per pixel y",
                    "Physical height of one pixel of the stream, in microns", NULL);
+  gst_tag_register(GST_SSCOR_TAG_CHANNEL_PAGES, GST_TAG_FLAG_META, G_TYPE_BOOLEAN, "channel pages",
+                   "The source keeps its channels as OME-TIFF channel pages", NULL);
 }
 
 /* ---- pair meta ---------------------------------------------------------- */

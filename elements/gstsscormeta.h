@@ -69,6 +69,9 @@ void gst_sscor_tile_meta_set_channel_names(GstSscorTileMeta *meta, const gchar *
  * streamed level, G_TYPE_DOUBLE), registered by the plugin. */
 #define GST_SSCOR_TAG_MPP_X "sscor-mpp-x"
 #define GST_SSCOR_TAG_MPP_Y "sscor-mpp-y"
+/* Stream tag (G_TYPE_BOOLEAN): the source file keeps its channels as
+ * OME-TIFF channel pages, so sscorblendsink writes them back that way. */
+#define GST_SSCOR_TAG_CHANNEL_PAGES "sscor-channel-pages"
 void gst_sscor_register_tags(void);
 
 /* GstSscorPairMeta: one training pair, as sscorsample emits it.

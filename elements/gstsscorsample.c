@@ -30,8 +30,11 @@
  *     are gathered into the streamed image, up to max-memory MB, and it is
  *     handled at EOS like a whole frame.
  * The same image and seed give the same pairs (same positions, same pixels)
- * in every case. Channel-sequential tile streams (one GRAY frame per channel)
- * are refused. */
+ * in every case. Channel-sequential tile streams (one GRAY frame per channel,
+ * as sscorslidesrc sends 16-bit images of 2+ channels) are handled alike,
+ * each pair then going out as one GRAY frame per channel. An image of 2+
+ * channels gets one flat-field per channel (core/correct.h), on the
+ * geometry found on the mean of its channels. */
 #include "gstsscorsample.h"
 
 #include <string.h>
@@ -183,9 +186,42 @@ static void post_geometry(GstSscorSample *s, const sscor_geometry *g, const ssco
   gst_element_post_message(GST_ELEMENT(s), gst_message_new_element(GST_OBJECT(s), st));
 }
 
+/* Channels of the image: those of a frame (RGBA: the 3 colour channels), or
+ * of the channel-sequential layout. */
+static int image_channels(const GstSscorSample *s) {
+  return s->seq_ch ? s->seq_ch : s->pixel_ch == 4 ? 3 : s->pixel_ch;
+}
+
+/* After the analysis of an image of 2+ channels: one flat-field per channel
+ * (fluorescence channels shade differently), in ff[1..] after the joint one
+ * in ff[0], which it replaces; *nff = 1 otherwise. img NULL: the file at
+ * s->location. Posts errors itself. */
+static gboolean channel_fields(GstSscorSample *s, const sscor_image *img, const char *name,
+                               const sscor_analyse_params *ap, const sscor_geometry *g, sscor_flatfield **ff,
+                               int *nff, sscor_analyse_report *rep) {
+  int C = image_channels(s);
+  *nff = ff[0] ? 1 : 0;
+  if (C < 2 || !ff[0] || !s->flatfield) return TRUE;
+  sscor_flatfield *per[SSCOR_MODEL_MAX_CHANNELS];
+  sscor_status st = img ? sscor_analyse_image_channels(img, name, ap, g, rep->scale, C, per, rep)
+                        : sscor_analyse_slide_channels(s->location, ap, g, rep->scale, C, per, rep);
+  if (st) {
+    GST_ELEMENT_ERROR(s, STREAM, FAILED, ("%s", sscor_last_error()), ("while analysing %s channel by channel", name));
+    return FALSE;
+  }
+  sscor_flatfield_free(ff[0]);
+  for (int k = 0; k < C; k++) ff[k] = per[k];
+  *nff = C;
+  return TRUE;
+}
+
+static void free_fields(sscor_flatfield **ff, int n) {
+  for (int k = 0; k < n; k++) sscor_flatfield_free(ff[k]);
+}
+
 /* After an analysis: posts the geometry, writes it when asked, samples the
  * pairs into s->pairs and sends the analysis event. Posts errors itself. */
-static gboolean use_analysis(GstSscorSample *s, const sscor_geometry *g, const sscor_flatfield *ff,
+static gboolean use_analysis(GstSscorSample *s, const sscor_geometry *g, sscor_flatfield *const *ff, int nff,
                              const sscor_image *coarse, const sscor_analyse_report *rep, const char *name) {
   char *text = NULL;
   sscor_seam *seams = NULL;
@@ -231,14 +267,14 @@ static gboolean use_analysis(GstSscorSample *s, const sscor_geometry *g, const s
   /* the analysis event: a model file with META, GEOM and (estimated) FLAT */
   sscor_model m;
   memset(&m, 0, sizeof m);
-  m.channels = s->pixel_ch == 4 ? 3 : s->pixel_ch;
+  m.channels = image_channels(s);
   m.patch = s->patch;
   m.sample_format = (sscor_sample_format)(s->type + 1);
   for (int c = 0; c < m.channels; c++) m.high[c] = sscor_sample_max(s->type);
   snprintf(m.preset, sizeof m.preset, "analysis");
   uint8_t *buf = NULL;
   size_t len = 0;
-  if (sscor_model_set_flatfield(&m, g, s->flatfield ? ff : NULL) || sscor_model_to_memory(&m, &buf, &len)) {
+  if (sscor_model_set_flatfields(&m, g, ff, s->flatfield ? nff : 0) || sscor_model_to_memory(&m, &buf, &len)) {
     sscor_model_clear(&m);
     GST_ELEMENT_ERROR(s, STREAM, FAILED, ("Cannot serialise the analysis of %s", name), ("%s", sscor_last_error()));
     return FALSE;
@@ -251,38 +287,51 @@ static gboolean use_analysis(GstSscorSample *s, const sscor_geometry *g, const s
   return TRUE;
 }
 
-/* Pushes pair i as one frame: anomaly | normal, rows `a_stride` and
- * `n_stride` bytes apart in their sources. */
+/* Pushes pair i as one frame, anomaly | normal (rows `a_stride` and
+ * `n_stride` bytes apart in their sources, pixels s->pbpp bytes), or as one
+ * GRAY frame per channel in the channel-sequential layout. */
 static GstFlowReturn push_pair(GstSscorSample *s, int i, const guint8 *a, gsize a_stride, const guint8 *nrm,
                                gsize n_stride, int image_w, int image_h) {
-  int P = s->patch;
-  GstBuffer *b = gst_buffer_new_allocate(NULL, GST_VIDEO_INFO_SIZE(&s->out_info), NULL);
-  GstMapInfo map;
-  if (!b || !gst_buffer_map(b, &map, GST_MAP_WRITE)) {
-    if (b) gst_buffer_unref(b);
-    GST_ELEMENT_ERROR(s, RESOURCE, FAILED, ("Cannot allocate a pair frame"), (NULL));
-    return GST_FLOW_ERROR;
+  int P = s->patch, C = s->seq_ch ? s->seq_ch : 1;
+  GstFlowReturn ret = GST_FLOW_OK;
+  for (int k = 0; k < C && ret == GST_FLOW_OK; k++) {
+    GstBuffer *b = gst_buffer_new_allocate(NULL, GST_VIDEO_INFO_SIZE(&s->out_info), NULL);
+    GstMapInfo map;
+    if (!b || !gst_buffer_map(b, &map, GST_MAP_WRITE)) {
+      if (b) gst_buffer_unref(b);
+      GST_ELEMENT_ERROR(s, RESOURCE, FAILED, ("Cannot allocate a pair frame"), (NULL));
+      return GST_FLOW_ERROR;
+    }
+    gsize row = (gsize)P * s->bpp, stride = (gsize)GST_VIDEO_INFO_PLANE_STRIDE(&s->out_info, 0);
+    for (int y = 0; y < P; y++) {
+      guint8 *d = map.data + y * stride;
+      if (!s->seq_ch) {
+        memcpy(d, a + y * a_stride, row);
+        memcpy(d + row, nrm + y * n_stride, row);
+        continue;
+      }
+      for (int x = 0; x < 2 * P; x++) /* channel k of the interleaved patches */
+        memcpy(d + (gsize)x * s->bpp, (x < P ? a + y * a_stride + (gsize)x * s->pbpp
+                                             : nrm + y * n_stride + (gsize)(x - P) * s->pbpp) + k * s->bpp,
+               s->bpp);
+    }
+    gst_buffer_unmap(b, &map);
+    const sscor_pair *p = &s->pairs[i];
+    GstSscorPairMeta *m = gst_sscor_buffer_add_pair_meta(b);
+    m->anomaly_x = p->ax, m->anomaly_y = p->ay;
+    m->normal_x = p->nx, m->normal_y = p->ny;
+    m->patch = (guint)P;
+    m->seam = p->seam;
+    m->crossing = p->crossing != 0;
+    m->index = (guint)i, m->count = (guint)s->n_pairs;
+    m->image_width = (guint64)image_w, m->image_height = (guint64)image_h;
+    m->channel = s->seq_ch ? k : -1;
+    m->n_channels = (guint)(s->seq_ch ? s->seq_ch : s->pixel_ch);
+    GST_BUFFER_OFFSET(b) = (guint64)i;
+    ret = gst_pad_push(s->srcpad, b);
   }
-  gsize row = (gsize)P * s->bpp, stride = (gsize)GST_VIDEO_INFO_PLANE_STRIDE(&s->out_info, 0);
-  for (int y = 0; y < P; y++) {
-    memcpy(map.data + y * stride, a + y * a_stride, row);
-    memcpy(map.data + y * stride + row, nrm + y * n_stride, row);
-  }
-  gst_buffer_unmap(b, &map);
-  const sscor_pair *p = &s->pairs[i];
-  GstSscorPairMeta *m = gst_sscor_buffer_add_pair_meta(b);
-  m->anomaly_x = p->ax, m->anomaly_y = p->ay;
-  m->normal_x = p->nx, m->normal_y = p->ny;
-  m->patch = (guint)P;
-  m->seam = p->seam;
-  m->crossing = p->crossing != 0;
-  m->index = (guint)i, m->count = (guint)s->n_pairs;
-  m->image_width = (guint64)image_w, m->image_height = (guint64)image_h;
-  m->channel = -1;
-  m->n_channels = (guint)s->pixel_ch;
-  GST_BUFFER_OFFSET(b) = (guint64)i;
   s->n_pushed++;
-  return gst_pad_push(s->srcpad, b);
+  return ret;
 }
 
 /* A whole image in memory (a frame, or the gathered tile stream). */
@@ -290,25 +339,26 @@ static GstFlowReturn process_image(GstSscorSample *s, const sscor_image *img, co
   sscor_analyse_params ap;
   analyse_params(s, &ap);
   sscor_geometry g;
-  sscor_flatfield *ff = NULL;
+  sscor_flatfield *ff[SSCOR_MODEL_MAX_CHANNELS] = {NULL};
+  int nff = 0;
   sscor_image coarse = {0};
   sscor_analyse_report rep;
-  if (sscor_analyse_image(img, name, &ap, &g, &ff, &coarse, &rep)) {
+  if (sscor_analyse_image(img, name, &ap, &g, &ff[0], &coarse, &rep)) {
     GST_ELEMENT_ERROR(s, STREAM, FAILED, ("%s", sscor_last_error()), ("while analysing %s", name));
     return GST_FLOW_ERROR;
   }
   GstFlowReturn ret = GST_FLOW_ERROR;
-  if (use_analysis(s, &g, ff, &coarse, &rep, name)) {
+  if (channel_fields(s, img, name, &ap, &g, ff, &nff, &rep) && use_analysis(s, &g, ff, nff, &coarse, &rep, name)) {
     ret = GST_FLOW_OK;
     for (int i = 0; i < s->n_pairs && ret == GST_FLOW_OK; i++) {
       const sscor_pair *p = &s->pairs[i];
-      const guint8 *a = (const guint8 *)sscor_image_row(img, p->ay) + (gsize)p->ax * s->bpp;
-      const guint8 *n = (const guint8 *)sscor_image_row(img, p->ny) + (gsize)p->nx * s->bpp;
+      const guint8 *a = (const guint8 *)sscor_image_row(img, p->ay) + (gsize)p->ax * s->pbpp;
+      const guint8 *n = (const guint8 *)sscor_image_row(img, p->ny) + (gsize)p->nx * s->pbpp;
       ret = push_pair(s, i, a, img->stride, n, img->stride, img->width, img->height);
     }
   }
   free_pairs(s);
-  sscor_flatfield_free(ff);
+  free_fields(ff, nff ? nff : 1);
   sscor_geometry_free(&g);
   sscor_image_free(&coarse);
   return ret;
@@ -328,19 +378,21 @@ static GstFlowReturn start_tiles(GstSscorSample *s, const GstSscorTileMeta *m) {
       channels = sscor_slide_get_info(sl)->channels;
       sscor_slide_close(sl);
     }
-    if ((guint64)w0 == iw && (guint64)h0 == ih && channels == s->pixel_ch) {
+    if ((guint64)w0 == iw && (guint64)h0 == ih && channels == (s->seq_ch ? s->seq_ch : s->pixel_ch)) {
       sscor_analyse_params ap;
       analyse_params(s, &ap);
       sscor_geometry g;
-      sscor_flatfield *ff = NULL;
+      sscor_flatfield *ff[SSCOR_MODEL_MAX_CHANNELS] = {NULL};
+      int nff = 0;
       sscor_image coarse = {0};
       sscor_analyse_report rep;
-      if (sscor_analyse_slide(s->location, &ap, &g, &ff, &coarse, &rep)) {
+      if (sscor_analyse_slide(s->location, &ap, &g, &ff[0], &coarse, &rep)) {
         GST_ELEMENT_ERROR(s, STREAM, FAILED, ("%s", sscor_last_error()), ("while analysing %s", s->location));
         return GST_FLOW_ERROR;
       }
-      gboolean ok = use_analysis(s, &g, ff, &coarse, &rep, s->location);
-      sscor_flatfield_free(ff);
+      gboolean ok = channel_fields(s, NULL, s->location, &ap, &g, ff, &nff, &rep) &&
+                    use_analysis(s, &g, ff, nff, &coarse, &rep, s->location);
+      free_fields(ff, nff ? nff : 1);
       sscor_geometry_free(&g);
       sscor_image_free(&coarse);
       if (!ok) return GST_FLOW_ERROR;
@@ -349,7 +401,7 @@ static GstFlowReturn start_tiles(GstSscorSample *s, const GstSscorTileMeta *m) {
       return GST_FLOW_OK;
     }
   }
-  double mb = (double)iw * ih * s->bpp / (1 << 20);
+  double mb = (double)iw * ih * s->pbpp / (1 << 20);
   if (mb > s->max_memory) {
     GST_ELEMENT_ERROR(s, RESOURCE, NO_SPACE_LEFT,
                       ("The %" G_GUINT64_FORMAT "x%" G_GUINT64_FORMAT " tile stream needs %.0f MB in memory, "
@@ -360,7 +412,7 @@ static GstFlowReturn start_tiles(GstSscorSample *s, const GstSscorTileMeta *m) {
                        "raise max-memory, or stream the whole level 0 of the file"));
     return GST_FLOW_ERROR;
   }
-  if (sscor_image_alloc(&s->acc, (int)iw, (int)ih, s->pixel_ch, s->type)) {
+  if (sscor_image_alloc(&s->acc, (int)iw, (int)ih, s->seq_ch ? s->seq_ch : s->pixel_ch, s->type)) {
     GST_ELEMENT_ERROR(s, RESOURCE, NO_SPACE_LEFT, ("Cannot hold the tile stream in memory"),
                       ("%s", sscor_last_error()));
     return GST_FLOW_ERROR;
@@ -369,12 +421,14 @@ static GstFlowReturn start_tiles(GstSscorSample *s, const GstSscorTileMeta *m) {
   return GST_FLOW_OK;
 }
 
-/* Copies the part of the tile (valid area vw x vh at tx,ty) that falls in
- * patch k of the pending pairs; pushes pairs whose two patches are complete. */
+/* Copies the part of the tile (valid area vw x vh at tx,ty; one channel of
+ * the channel-sequential layout, or -1: whole pixels) that falls in the
+ * patches of the pending pairs; pushes pairs whose two patches are complete. */
 static GstFlowReturn assemble(GstSscorSample *s, const guint8 *tile, gsize stride, int tx, int ty, int vw, int vh,
-                              int iw, int ih) {
-  int P = s->patch;
-  gsize bpp = s->bpp;
+                              int iw, int ih, int channel) {
+  int P = s->patch, C = s->seq_ch ? s->seq_ch : 1; /* samples tracked per pixel */
+  gsize pbpp = s->pbpp, fbpp = s->bpp, off = channel > 0 ? (gsize)channel * fbpp : 0;
+  int slot = channel > 0 ? channel : 0, full = P * P * C;
   GstFlowReturn ret = GST_FLOW_OK;
   for (int i = s->first_open; i < s->n_pairs && ret == GST_FLOW_OK; i++) {
     GstSscorPendingPatch *pp = &s->pending[2 * i];
@@ -382,25 +436,25 @@ static GstFlowReturn assemble(GstSscorSample *s, const guint8 *tile, gsize strid
     for (int k = 0; k < 2; k++) {
       int px = k ? s->pairs[i].nx : s->pairs[i].ax, py = k ? s->pairs[i].ny : s->pairs[i].ay;
       int x0 = MAX(px, tx), x1 = MIN(px + P, tx + vw), y0 = MAX(py, ty), y1 = MIN(py + P, ty + vh);
-      if (x0 >= x1 || y0 >= y1 || pp[k].filled == P * P) continue;
+      if (x0 >= x1 || y0 >= y1 || pp[k].filled == full) continue;
       if (!pp[k].px) {
-        pp[k].px = g_malloc((gsize)P * P * bpp);
-        pp[k].seen = g_malloc0((gsize)P * P);
+        pp[k].px = g_malloc((gsize)P * P * pbpp);
+        pp[k].seen = g_malloc0((gsize)full);
       }
       for (int y = y0; y < y1; y++) {
         const guint8 *src = tile + (gsize)(y - ty) * stride;
-        guint8 *dst = pp[k].px + (gsize)(y - py) * P * bpp;
-        guint8 *seen = pp[k].seen + (gsize)(y - py) * P;
+        guint8 *dst = pp[k].px + (gsize)(y - py) * P * pbpp;
+        guint8 *seen = pp[k].seen + (gsize)(y - py) * P * C;
         for (int x = x0; x < x1; x++)
-          if (!seen[x - px]) {
-            seen[x - px] = 1;
-            memcpy(dst + (gsize)(x - px) * bpp, src + (gsize)(x - tx) * bpp, bpp);
+          if (!seen[(x - px) * C + slot]) {
+            seen[(x - px) * C + slot] = 1;
+            memcpy(dst + (gsize)(x - px) * pbpp + off, src + (gsize)(x - tx) * fbpp, fbpp);
             pp[k].filled++;
           }
       }
     }
-    if (pp[0].filled == P * P && pp[1].filled == P * P) {
-      ret = push_pair(s, i, pp[0].px, (gsize)P * bpp, pp[1].px, (gsize)P * bpp, iw, ih);
+    if (pp[0].filled == full && pp[1].filled == full) {
+      ret = push_pair(s, i, pp[0].px, (gsize)P * pbpp, pp[1].px, (gsize)P * pbpp, iw, ih);
       for (int k = 0; k < 2; k++) {
         g_free(pp[k].px);
         g_free(pp[k].seen);
@@ -434,34 +488,51 @@ static GstFlowReturn chain(GstPad *pad, GstObject *parent, GstBuffer *buf) {
   GstFlowReturn ret = GST_FLOW_OK;
   if (!m) {
     sscor_image img;
+    s->seq_ch = 0;
+    s->pbpp = s->bpp;
     sscor_image_wrap(&img, (void *)data, fw, fh, s->pixel_ch, s->type, stride);
     gchar *name = s->location ? g_strdup(s->location) : g_strdup_printf("frame %u", s->frames);
     s->frames++;
     ret = process_image(s, &img, name);
     g_free(name);
-  } else if (m->channel >= 0) {
-    GST_ELEMENT_ERROR(s, STREAM, FORMAT, ("Channel-sequential tile streams are not supported"),
-                      ("the source sends one GRAY frame per channel (%u channels); select 1, 3 or 4 channels "
-                       "(sscorslidesrc channels=...) so that every frame holds a whole pixel",
-                       m->n_channels));
+  } else if ((m->channel >= 0) != (s->seq_ch > 0) && s->mode != 0) {
+    GST_ELEMENT_ERROR(s, STREAM, FORMAT, ("Tiles of %s mix whole pixels and single channels",
+                                          s->location ? s->location : "the stream"),
+                      ("a tile with channel %d after tiles with%s", m->channel, s->seq_ch ? "" : " every channel"));
     ret = GST_FLOW_ERROR;
   } else {
-    if (s->mode == 0) ret = start_tiles(s, m);
+    if (s->mode == 0) {
+      s->seq_ch = m->channel >= 0 ? (gint)m->n_channels : 0;
+      s->pbpp = s->seq_ch ? (gsize)s->seq_ch * s->bpp : s->bpp;
+      if (m->channel >= 0 && (s->pixel_ch != 1 || m->n_channels < 1 || m->n_channels > SSCOR_MODEL_MAX_CHANNELS ||
+                              m->channel >= (gint)m->n_channels)) {
+        GST_ELEMENT_ERROR(s, STREAM, FORMAT, ("Bad channel-sequential tile from %s", s->location ? s->location : "the stream"),
+                          ("channel %d of %u in a %d-sample frame", m->channel, m->n_channels, s->pixel_ch));
+        ret = GST_FLOW_ERROR;
+      } else {
+        ret = start_tiles(s, m);
+      }
+    }
     int iw = (int)m->image_width, ih = (int)m->image_height;
     int tx = (int)m->image_x, ty = (int)m->image_y;
     int vw = MIN((int)m->valid_width, fw), vh = MIN((int)m->valid_height, fh);
     vw = MIN(vw, iw - tx), vh = MIN(vh, ih - ty);
     if (ret == GST_FLOW_OK && vw > 0 && vh > 0 && tx >= 0 && ty >= 0) {
       if (s->mode == 1) {
-        ret = assemble(s, data, stride, tx, ty, vw, vh, iw, ih);
+        ret = assemble(s, data, stride, tx, ty, vw, vh, iw, ih, m->channel);
       } else if (iw != s->acc.width || ih != s->acc.height) {
         GST_ELEMENT_ERROR(s, STREAM, FORMAT, ("Tiles of different images in one stream"),
                           ("a tile says %dx%d, the first said %dx%d", iw, ih, s->acc.width, s->acc.height));
         ret = GST_FLOW_ERROR;
       } else {
-        for (int y = 0; y < vh; y++)
-          memcpy((guint8 *)sscor_image_row(&s->acc, ty + y) + (gsize)tx * s->bpp, data + (gsize)y * stride,
-                 (gsize)vw * s->bpp);
+        gsize off = m->channel > 0 ? (gsize)m->channel * s->bpp : 0;
+        for (int y = 0; y < vh; y++) {
+          guint8 *dst = (guint8 *)sscor_image_row(&s->acc, ty + y) + (gsize)tx * s->pbpp + off;
+          const guint8 *src = data + (gsize)y * stride;
+          if (!s->seq_ch) memcpy(dst, src, (gsize)vw * s->bpp);
+          else
+            for (int x = 0; x < vw; x++) memcpy(dst + (gsize)x * s->pbpp, src + (gsize)x * s->bpp, s->bpp);
+        }
       }
     }
   }
@@ -479,6 +550,7 @@ static gboolean set_caps(GstSscorSample *s, GstCaps *caps) {
   s->pixel_ch = f == GST_VIDEO_FORMAT_RGB ? 3 : f == GST_VIDEO_FORMAT_RGBA ? 4 : 1;
   s->type = f == GST_VIDEO_FORMAT_GRAY16_LE ? SSCOR_U16 : SSCOR_U8;
   s->bpp = (gsize)s->pixel_ch * sscor_sample_size(s->type);
+  s->pbpp = s->bpp;
   s->in_info = vi;
   gst_video_info_set_format(&s->out_info, f, (guint)(2 * s->patch), (guint)s->patch);
   GST_VIDEO_INFO_FPS_N(&s->out_info) = 0;

@@ -18,8 +18,8 @@ G_DECLARE_FINAL_TYPE(GstSscorSample, gst_sscor_sample, GST, SSCOR_SAMPLE, GstEle
 /* One patch of a pair being assembled from the tiles streaming by. */
 typedef struct {
   guint8 *px;   /* patch x patch pixels, tightly packed, NULL until a tile touches it */
-  guint8 *seen; /* 1 per pixel once copied (tiles overlap) */
-  gint filled;  /* pixels copied */
+  guint8 *seen; /* 1 per sample tracked (pixel, or pixel and channel) once copied (tiles overlap) */
+  gint filled;  /* samples copied */
 } GstSscorPendingPatch;
 
 struct _GstSscorSample {
@@ -39,7 +39,9 @@ struct _GstSscorSample {
   GstVideoInfo in_info, out_info;
   gboolean have_caps;
   gint pixel_ch;   /* samples per pixel of the frames */
-  gsize bpp;       /* bytes per pixel */
+  gsize bpp;       /* bytes per pixel of a frame */
+  gint seq_ch;     /* channel-sequential tile stream: the image's channels; else 0 */
+  gsize pbpp;      /* bytes per pixel of the image (seq_ch samples in that layout) */
   sscor_sample_type type;
   gchar *location; /* the file the tiles come from (stream tag), or NULL */
   gint mode;       /* tile streams: 0 undecided, 1 assembling from the file's analysis, 2 accumulating */

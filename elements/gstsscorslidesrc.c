@@ -11,7 +11,10 @@
  * the meta gives the valid size. The slide is read tile by tile through a
  * bounded cache, so memory does not depend on the slide size. Resolution goes
  * downstream as sscor-mpp-x / sscor-mpp-y stream tags (microns per
- * pixel of the streamed level). */
+ * pixel of the streamed level). An OME-TIFF whose channels are pages of
+ * their own (core/slide.h) streams like any multi-channel image, with the
+ * OME-XML's channel names in the tile meta and the sscor-channel-pages tag,
+ * so sscorblendsink writes the channels back as pages. */
 #include "gstsscorslidesrc.h"
 
 #include <math.h>
@@ -133,17 +136,22 @@ static gboolean parse_channels(GstSscorSlideSrc *s) {
       s->sel[n++] = (int)c;
     }
     g_strfreev(parts);
-    if (n == 0) return SETTINGS_ERROR(s, "channels=\"%s\" selects no channel", s->channels);
+    if (n == 0) return SETTINGS_ERROR(s, "channels=\"%s\" selects no channel of %s", s->channels, s->location);
   }
   s->out_channels = n;
   GString *names = g_string_new(NULL);
   int rgb = s->src_channels >= 3 && s->src_channels <= 4 && s->type == SSCOR_U8;
+  const char *file_names = sscor_slide_get_info(s->slide)->channel_names;
+  gchar **named = file_names ? g_strsplit(file_names, ",", -1) : NULL;
   for (int i = 0; i < n; i++) {
     if (i) g_string_append_c(names, ',');
-    if (rgb) g_string_append_c(names, "RGBA"[s->sel[i]]);
+    if (named && s->sel[i] < (int)g_strv_length(named) && named[s->sel[i]][0])
+      g_string_append(names, named[s->sel[i]]); /* as the OME-XML names them */
+    else if (rgb) g_string_append_c(names, "RGBA"[s->sel[i]]);
     else if (s->src_channels == 1) g_string_append(names, "gray");
     else g_string_append_printf(names, "ch%d", s->sel[i]);
   }
+  g_strfreev(named);
   s->channel_names = g_string_free(names, FALSE);
   return TRUE;
 }
@@ -212,7 +220,8 @@ static gboolean start(GstBaseSrc *bsrc) {
   s->ry = (gint64)floor(s->region_y / s->downsample);
   s->rw = MIN((gint64)ceil(rw0 / s->downsample), lw - s->rx);
   s->rh = MIN((gint64)ceil(rh0 / s->downsample), lh - s->ry);
-  if (s->rw <= 0 || s->rh <= 0) return SETTINGS_ERROR(s, "the region is empty at level %d", s->level);
+  if (s->rw <= 0 || s->rh <= 0)
+    return SETTINGS_ERROR(s, "%s: the region is empty at level %d", s->location, s->level);
   int tw = s->tile_width, th = s->tile_height, ov = s->overlap;
   /* A default tile larger than a small image becomes one tile of the image;
    * an explicit one is the user's request and stays an error. */
@@ -220,14 +229,14 @@ static gboolean start(GstBaseSrc *bsrc) {
   if (!s->tile_height_set && th > s->rh) th = (int)s->rh;
   s->tw = tw, s->th = th;
   if (tw <= 0 || th <= 0)
-    return SETTINGS_ERROR(s, "tile size %dx%d: both sides must be at least 1", tw, th);
+    return SETTINGS_ERROR(s, "%s: tile size %dx%d: both sides must be at least 1", s->location, tw, th);
   if (tw > s->rw || th > s->rh)
     return SETTINGS_ERROR(s,
-                          "tile size %dx%d is larger than the image (%" G_GINT64_FORMAT
+                          "%s: tile size %dx%d is larger than the image (%" G_GINT64_FORMAT
                           "x%" G_GINT64_FORMAT " at level %d); use smaller tiles",
-                          tw, th, s->rw, s->rh, s->level);
+                          s->location, tw, th, s->rw, s->rh, s->level);
   if (ov < 0 || ov >= tw || ov >= th)
-    return SETTINGS_ERROR(s, "overlap %d must be smaller than the tile size %dx%d", ov, tw, th);
+    return SETTINGS_ERROR(s, "%s: overlap %d must be smaller than the tile size %dx%d", s->location, ov, tw, th);
   if (!parse_channels(s)) return FALSE;
   GstVideoFormat fmt;
   int C = s->out_channels;
@@ -312,6 +321,8 @@ static GstFlowReturn create(GstPushSrc *psrc, GstBuffer **out) {
     gchar *desc = g_strdup_printf("%s slide read by %s, level %d, channels %s", info->vendor,
                                   info->reader, s->level, s->channel_names);
     gst_tag_list_add(tags, GST_TAG_MERGE_REPLACE, GST_TAG_DESCRIPTION, desc, NULL);
+    if (info->ome && s->out_channels > 1)
+      gst_tag_list_add(tags, GST_TAG_MERGE_REPLACE, GST_SSCOR_TAG_CHANNEL_PAGES, TRUE, NULL);
     /* the file itself, so sscorsample can analyse it in bounded memory */
     gst_tag_list_add(tags, GST_TAG_MERGE_REPLACE, GST_TAG_LOCATION, s->location, NULL);
     g_free(desc);

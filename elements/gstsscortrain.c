@@ -213,8 +213,8 @@ static void clear_analysis(GstSscorTrain *self) {
   self->have_analysis = FALSE;
   if (self->have_geom) sscor_geometry_free(&self->geom);
   self->have_geom = FALSE;
-  sscor_flatfield_free(self->ff);
-  self->ff = NULL;
+  for (int k = 0; k < self->nff; k++) sscor_flatfield_free(self->ff[k]);
+  self->nff = 0;
 }
 
 static void reset_stream(GstSscorTrain *self) {
@@ -248,14 +248,14 @@ static gboolean take_analysis(GstSscorTrain *self, GBytes *bytes) {
   }
   self->have_analysis = TRUE;
   if (self->analysis.geometry) {
-    if (sscor_model_get_flatfield(&self->analysis, &self->geom, &self->ff)) {
+    if (sscor_model_get_flatfields(&self->analysis, &self->geom, self->ff, &self->nff)) {
       STREAM_ERROR(self, STREAM, DECODE, ("Unreadable analysis from upstream"), ("%s", sscor_last_error()));
       return FALSE;
     }
     self->have_geom = TRUE;
   }
   GST_INFO_OBJECT(self, "analysis: %d channels, geometry %s, flat-field %s", self->analysis.channels,
-                  self->have_geom ? "yes" : "no", self->ff ? "yes" : "no");
+                  self->have_geom ? "yes" : "no", self->nff ? "yes" : "no");
   return TRUE;
 }
 
@@ -270,8 +270,8 @@ static const char *format_name(sscor_sample_format f) {
  * arrives: the analysis comes before it. */
 static gboolean resolve_preset(GstSscorTrain *self) {
   if (!self->preset)
-    self->preset = strcmp(self->run.preset, "auto") ? self->run.preset : self->ff ? "flatfield" : "cpu";
-  if (strcmp(self->preset, "flatfield") == 0 && !self->ff) {
+    self->preset = strcmp(self->run.preset, "auto") ? self->run.preset : self->nff ? "flatfield" : "cpu";
+  if (strcmp(self->preset, "flatfield") == 0 && !self->nff) {
     STREAM_ERROR(self, STREAM, FAILED, ("preset=flatfield needs a flat-field"),
                  ("%s", self->have_analysis ? "the analysis from upstream carries none (no FLAT section)"
                                             : "no analysis came from upstream (sscorsample sends one)"));
@@ -325,17 +325,17 @@ static gboolean store_pair(GstSscorTrain *self, const sscor_image *raw, const Gs
     self->normals = g_renew(sscor_image, self->normals, cap);
     self->cap_pairs = cap;
   }
-  const sscor_flatfield *ff = self->run.flatfield_first ? self->ff : NULL;
+  int nff = self->run.flatfield_first ? self->nff : 0;
   int P = (int)pm->patch, i = self->n_pairs;
   size_t ss = sscor_sample_size(raw->type) * raw->channels;
   sscor_image a, n;
   sscor_image_wrap(&a, raw->data, P, P, raw->channels, raw->type, raw->stride);
   sscor_image_wrap(&n, (guint8 *)raw->data + ss * P, P, P, raw->channels, raw->type, raw->stride);
-  if (sscor_training_patch(&a, self->channels, ff, (int)pm->anomaly_x, (int)pm->anomaly_y, &self->anomalies[i])) {
+  if (sscor_training_patch(&a, self->channels, self->ff, nff, (int)pm->anomaly_x, (int)pm->anomaly_y, &self->anomalies[i])) {
     STREAM_ERROR(self, STREAM, FAILED, ("Cannot prepare pair %u", pm->index), ("%s", sscor_last_error()));
     return FALSE;
   }
-  if (sscor_training_patch(&n, self->channels, ff, (int)pm->normal_x, (int)pm->normal_y, &self->normals[i])) {
+  if (sscor_training_patch(&n, self->channels, self->ff, nff, (int)pm->normal_x, (int)pm->normal_y, &self->normals[i])) {
     sscor_image_free(&self->anomalies[i]);
     STREAM_ERROR(self, STREAM, FAILED, ("Cannot prepare pair %u", pm->index), ("%s", sscor_last_error()));
     return FALSE;
@@ -516,6 +516,7 @@ static gboolean make_model(GstSscorTrain *self, uint8_t **buf, size_t *len, gboo
       m.geometry = NULL;
       m.flatfield = NULL;
       m.flatfield_len = 0;
+      m.flatfield_count = 0;
     }
     sscor_refine_params rp;
     sscor_refine_params_default(&rp);

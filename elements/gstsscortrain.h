@@ -38,7 +38,8 @@ struct _GstSscorTrain {
   gboolean have_analysis;
   sscor_geometry geom;
   gboolean have_geom;
-  sscor_flatfield *ff;
+  sscor_flatfield *ff[SSCOR_MODEL_MAX_CHANNELS]; /* the analysis' fields: one for all channels, or one each */
+  int nff;
   gint channels;            /* of the pairs (RGBA counts 3) */
   sscor_sample_type type;
   guint patch;              /* of the first pair */

@@ -31,6 +31,7 @@ typedef struct {
   int redo;
   int threads;
   int tile; /* tile side of the stream */
+  const char *channels; /* sscorslidesrc channels=, e.g. "0,2" (NULL = all) */
   sscor_flatfield_params flat;
   int learn;          /* 1: learned G_C refinement after the flat-field; 2: G_C alone (plain CycleGAN) */
   const char *preset; /* trainer preset */
@@ -40,10 +41,17 @@ typedef struct {
 
 /* ---- GStreamer ---------------------------------------------------------- */
 
-static char *apply_pipeline(const char *in, const char *model, const char *out, const opts_t *o) {
+/* sscorslidesrc location=IN with the stream options: both pipelines read alike. */
+static GString *source(const char *in, const opts_t *o) {
   GString *g = g_string_new("sscorslidesrc location=");
   sscor_gst_quote(g, in);
   if (o->tile) g_string_append_printf(g, " tile-width=%d tile-height=%d", o->tile, o->tile);
+  if (o->channels) g_string_append_printf(g, " channels=%s", o->channels);
+  return g;
+}
+
+static char *apply_pipeline(const char *in, const char *model, const char *out, const opts_t *o) {
+  GString *g = source(in, o);
   g_string_append(g, " ! sscorcorrect model=");
   sscor_gst_quote(g, model);
   if (o->threads) g_string_append_printf(g, " threads=%d", o->threads);
@@ -58,9 +66,7 @@ static char *apply_pipeline(const char *in, const char *model, const char *out, 
  * off: the model is sscorsample's analysis (geometry + seam-aware
  * flat-field). */
 static char *train_pipeline(const char *in, const char *model, const opts_t *o) {
-  GString *g = g_string_new("sscorslidesrc location=");
-  sscor_gst_quote(g, in);
-  if (o->tile) g_string_append_printf(g, " tile-width=%d tile-height=%d", o->tile, o->tile);
+  GString *g = source(in, o);
   g_string_append(g, " ! sscorsample");
   if (o->scale) g_string_append_printf(g, " scale=%d", o->scale);
   if (o->geometry) {
@@ -212,6 +218,7 @@ static const char *USAGE_TRAIN =
     "  -g, --geometry FILE  use this geometry instead of detecting it\n"
     "  --save-geometry FILE write the geometry used\n"
     "  --scale N            reduction of the coarse analysis image (default: auto)\n"
+    "  --channels LIST      channels to analyse, e.g. 0,2 (default: all)\n"
     USAGE_MODEL_OPTIONS;
 static const char *USAGE_APPLY =
     "usage: sscor apply [options] -m MODEL.sscor IN OUT.tif\n"
@@ -219,7 +226,8 @@ static const char *USAGE_APPLY =
     "  sscorslidesrc location=IN ! sscorcorrect model=MODEL ! sscorblendsink location=OUT\n"
     "  -m, --model FILE     model (required)\n"
     "  --tile N             tile side of the stream (default: the source's)\n"
-    "  --threads N          compute threads of the learned corrector\n";
+    "  --threads N          compute threads of the learned corrector\n"
+    "  --channels LIST      channels to correct and write, e.g. 0,2 (default: all)\n";
 static const char *USAGE_CORRECT =
     "usage: sscor correct [options] IN OUT.tif\n"
     "Detects the seams of IN, estimates its correction model and writes the corrected\n"
@@ -228,6 +236,8 @@ static const char *USAGE_CORRECT =
     "  --save-geometry FILE write the geometry used\n"
     "  -m, --model FILE     keep the model in FILE (default: a temporary file)\n"
     "  --scale N  --tile N  --threads N   as for train/apply\n"
+    "  --channels LIST      channels to correct and write, e.g. 0,2 (default: all; every\n"
+    "                       channel gets its own flat-field on the shared tile geometry)\n"
     "  -q, --quiet          no progress output\n"
     USAGE_MODEL_OPTIONS;
 static const char *USAGE_BATCH =
@@ -237,6 +247,18 @@ static const char *USAGE_BATCH =
     "  --redo               redo outputs that already exist\n"
     "  --scale N  --tile N  --threads N  -q   as for correct\n"
     USAGE_MODEL_OPTIONS;
+
+/* 0 when s is a list of channel numbers in increasing order ("0,2"); the
+ * source checks them against the file. */
+static int check_channels(const char *s) {
+  long prev = -1, v;
+  gchar **parts = g_strsplit(s, ",", -1);
+  int bad = !parts[0];
+  for (gchar **p = parts; *p && !bad; p++, prev = v)
+    bad = sscor_cli_int(*p, 0, SSCOR_IMAGE_MAX_CHANNELS - 1, &v) || v <= prev;
+  g_strfreev(parts);
+  return bad;
+}
 
 /* Parses the shared options; returns the index of the first operand or -1. */
 static int parse(const char *cmd, const char *usage, int argc, char **argv, opts_t *o, int *rc) {
@@ -253,6 +275,7 @@ static int parse(const char *cmd, const char *usage, int argc, char **argv, opts
       {"scale", required_argument, 0, 's'},    {"tile", required_argument, 0, 't'},
       {"threads", required_argument, 0, 'j'},  {"quiet", no_argument, 0, 'q'},
       {"redo", no_argument, 0, 'r'},           {"help", no_argument, 0, 'h'},
+      {"channels", required_argument, 0, 'c'},
       {0, 0, 0, 0}};
   optind = 1;
   opterr = 0;
@@ -310,6 +333,14 @@ static int parse(const char *cmd, const char *usage, int argc, char **argv, opts
       break;
     }
     case 'r': o->redo = 1; break;
+    case 'c':
+      if (check_channels(optarg)) {
+        *rc = sscor_cli_usage_error(cmd, "--channels '%s': give channel numbers in increasing order, e.g. 0,2",
+                                    optarg);
+        return -1;
+      }
+      o->channels = optarg;
+      break;
     case 's':
       if (sscor_cli_int(optarg, 1, 256, &v)) {
         *rc = sscor_cli_usage_error(cmd, "--scale '%s' is not an integer in 1..256", optarg);

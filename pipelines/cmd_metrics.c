@@ -337,9 +337,22 @@ int sscor_cmd_metrics(int argc, char **argv) {
     TRY(sscor_metric_icv(im, channel, region, &icv[k], NULL, NULL));
     if (truth_path) {
       double dr = data_range > 0 ? data_range : sscor_metric_data_range(&truth);
-      TRY(sscor_metric_psnr(im, &truth, dr, &psnr[k]));
-      if (in.width >= 11 && in.height >= 11) TRY(sscor_metric_ssim(im, &truth, dr, &ssim[k]));
-      TRY(sscor_metric_mae(im, &truth, &mae[k]));
+      sscor_image one[2] = {{0}}; /* -c N: PSNR, SSIM and MAE of channel N alone */
+      const sscor_image *a = im, *b = &truth;
+      if (channel >= 0 && in.channels > 1) {
+        if (sscor_image_extract_channel(im, channel, &one[0]) || sscor_image_extract_channel(&truth, channel, &one[1])) {
+          sscor_image_free(&one[0]);
+          rc = sscor_cli_fail(cmd);
+          goto done;
+        }
+        a = &one[0], b = &one[1];
+      }
+      sscor_status qst = sscor_metric_psnr(a, b, dr, &psnr[k]);
+      if (!qst && in.width >= 11 && in.height >= 11) qst = sscor_metric_ssim(a, b, dr, &ssim[k]);
+      if (!qst) qst = sscor_metric_mae(a, b, &mae[k]);
+      sscor_image_free(&one[0]);
+      sscor_image_free(&one[1]);
+      TRY(qst);
       TRY(sscor_metric_residual(im, &in, &truth, channel, SSCOR_RESIDUAL_STRIPE, stripe_angle,
                                 &spct[k], NULL, NULL));
       TRY(sscor_metric_residual(im, &in, &truth, channel, SSCOR_RESIDUAL_SHADING, shading_sigma,

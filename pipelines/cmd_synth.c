@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "degrade.h"
+#include "image.h"
 #include "pyramid.h"
 #include "slide.h"
 
@@ -24,10 +25,14 @@ static void help(void) {
       "                       keys: strength additive level period width length phase\n"
       "                       angle radius count tile tile-w tile-h offset-x offset-y vary seed\n"
       "                       (meanings and defaults: core/degrade.h)\n"
-      "  -i, --input FILE     TIFF to degrade (default: generated content)\n"
+      "  -i, --input FILE     TIFF to degrade (default: generated content); repeated, the\n"
+      "                       inputs' channels are stacked (one size and type)\n"
       "  -s, --size WxH       generated content size (512x512)\n"
       "  -c, --channels N     generated content channels (1)\n"
       "  -T, --type TYPE      generated content sample type: u8, u16, f32 (u16)\n"
+      "      --channel-strength A,B,...  channel c gets the degradation to the power A..\n"
+      "                       (one value per channel; 0.5 = half the log-shading)\n"
+      "      --ome            write OUT as OME-TIFF, one page per channel\n"
       "      --seed N         generated content seed (1)\n"
       "  -t, --truth FILE     clean image output (OUT.truth.tif)\n"
       "  -g, --geometry FILE  truth geometry output (OUT.truth.txt)\n"
@@ -47,13 +52,45 @@ static char *derived(const char *out, const char *suffix) {
   return s;
 }
 
+/* The inputs' channels stacked into one image (one size and sample type). */
+static sscor_status read_inputs(const char *const *paths, int n, sscor_image *out) {
+  sscor_image one[SSCOR_IMAGE_MAX_CHANNELS];
+  int C = 0, k = 0;
+  sscor_status st = SSCOR_OK;
+  for (; k < n && !st; k++) {
+    if ((st = sscor_image_read(paths[k], &one[k]))) break;
+    if (k && (one[k].width != one[0].width || one[k].height != one[0].height || one[k].type != one[0].type))
+      st = sscor_fail(SSCOR_E_INVALID, "%s: %dx%d %s, %s is %dx%d %s: stacked inputs must match", paths[k],
+                      one[k].width, one[k].height, sscor_sample_type_name(one[k].type), paths[0], one[0].width,
+                      one[0].height, sscor_sample_type_name(one[0].type));
+    else if ((C += one[k].channels) > SSCOR_IMAGE_MAX_CHANNELS)
+      st = sscor_fail(SSCOR_E_INVALID, "%s: more than %d channels in all", paths[k], SSCOR_IMAGE_MAX_CHANNELS);
+    if (st) k++;
+  }
+  if (!st && n == 1) {
+    *out = one[0];
+    return SSCOR_OK;
+  }
+  if (!st) st = sscor_image_alloc(out, one[0].width, one[0].height, C, one[0].type);
+  for (int i = 0, c0 = 0; !st && i < n; c0 += one[i++].channels)
+    for (int y = 0; y < out->height; y++)
+      for (int x = 0; x < out->width; x++)
+        for (int c = 0; c < one[i].channels; c++) sscor_image_set(out, x, y, c0 + c, sscor_image_get(&one[i], x, y, c));
+  for (int i = 0; i < k; i++) sscor_image_free(&one[i]);
+  return st;
+}
+
 int sscor_cmd_synth(int argc, char **argv) {
-  const char *cmd = "synth", *input = NULL, *truth_path = NULL, *geom_path = NULL;
+  const char *cmd = "synth", *inputs[SSCOR_IMAGE_MAX_CHANNELS], *truth_path = NULL, *geom_path = NULL;
+  int ninputs = 0;
   sscor_degradation degs[MAX_DEGS];
   int ndeg = 0;
   long w = 512, h = 512, channels = 1, seed = 1;
   sscor_sample_type type = SSCOR_U16;
+  double strength[SSCOR_IMAGE_MAX_CHANNELS];
+  int nstrength = 0, ome = 0;
   static const struct option opts[] = {
+      {"channel-strength", required_argument, 0, 'A'}, {"ome", no_argument, 0, 'O'},
       {"degrade", required_argument, 0, 'd'}, {"input", required_argument, 0, 'i'},
       {"size", required_argument, 0, 's'},    {"channels", required_argument, 0, 'c'},
       {"type", required_argument, 0, 'T'},    {"seed", required_argument, 0, 'S'},
@@ -71,7 +108,10 @@ int sscor_cmd_synth(int argc, char **argv) {
       ndeg += n;
       break;
     }
-    case 'i': input = optarg; break;
+    case 'i':
+      if (ninputs == SSCOR_IMAGE_MAX_CHANNELS) return sscor_cli_usage_error(cmd, "too many --input files");
+      inputs[ninputs++] = optarg;
+      break;
     case 's': {
       char *x = strchr(optarg, 'x');
       if (!x) return sscor_cli_usage_error(cmd, "--size '%s' is not WxH", optarg);
@@ -97,6 +137,14 @@ int sscor_cmd_synth(int argc, char **argv) {
       if (sscor_cli_int(optarg, 0, 0x7fffffffL, &seed))
         return sscor_cli_usage_error(cmd, "--seed '%s' must be a non-negative integer", optarg);
       break;
+    case 'A': {
+      nstrength = 0;
+      for (char *tok = strtok(optarg, ","); tok; tok = strtok(NULL, ","))
+        if (nstrength == SSCOR_IMAGE_MAX_CHANNELS || sscor_cli_double(tok, 0, 10, &strength[nstrength++]))
+          return sscor_cli_usage_error(cmd, "--channel-strength: '%s' is not a number in 0..10", tok);
+      break;
+    }
+    case 'O': ome = 1; break;
     case 't': truth_path = optarg; break;
     case 'g': geom_path = optarg; break;
     case 'h': help(); return SSCOR_EXIT_OK;
@@ -120,8 +168,8 @@ int sscor_cmd_synth(int argc, char **argv) {
     rc = sscor_cli_usage_error(cmd, "output, truth and geometry files must differ");
     goto done;
   }
-  if (input) {
-    if (sscor_image_read(input, &img)) {
+  if (ninputs) {
+    if (read_inputs(inputs, ninputs, &img)) {
       rc = sscor_cli_fail(cmd);
       goto done;
     }
@@ -133,12 +181,16 @@ int sscor_cmd_synth(int argc, char **argv) {
   if (sscor_image_alloc(&clean, img.width, img.height, img.channels, img.type) ||
       sscor_image_convert(&img, &clean) ||
       sscor_degrade_plan_new(degs, ndeg, img.width, img.height, &plan) ||
-      sscor_degrade_plan_apply(plan, &img)) {
+      sscor_degrade_plan_apply(plan, &img) ||
+      (nstrength && sscor_degrade_channel_strengths(&clean, &img, strength, nstrength))) {
     rc = sscor_cli_fail(cmd);
     goto done;
   }
+  sscor_pyramid_opts po;
+  sscor_pyramid_opts_default(&po);
+  po.channel_pages = ome;
   /* Three files; if a later one fails, the earlier ones are removed. */
-  if (sscor_image_write_pyramid(out, &img, NULL)) {
+  if (sscor_image_write_pyramid(out, &img, &po)) {
     rc = sscor_cli_fail(cmd);
     goto done;
   }

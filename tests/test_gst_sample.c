@@ -512,8 +512,10 @@ static void test_errors(void) {
   fill_pattern(&two, 5);
   snprintf(path, sizeof path, "%s/two.tif", dir);
   CHECK(write_fixture(path, &two, 64, 0, COMPRESSION_NONE, 0));
+  /* channel-sequential tiles (2 x 16-bit) are analysed like any stream: this
+     pattern has no seams, which the analysis says, naming the file */
   snprintf(desc, sizeof desc, "sscorslidesrc location=%s tile-width=128 tile-height=128 ! sscorsample ! fakesink", path);
-  expect_error(desc, "Channel-sequential");
+  expect_error(desc, "two.tif: no stripes found");
   sscor_image_free(&two);
 }
 
