@@ -11,6 +11,7 @@
 #include <libdeflate.h>
 #include <zstd.h>
 
+#include "fileio.h"
 #include "tiffutil.h"
 
 #define MAX_LEVELS 32
@@ -53,7 +54,7 @@ struct level {
   int cols, rows;      /* tiles across and down */
   TIFF *tif;
   sscor_tiff_errbuf eb;
-  char *tmp_path;      /* own temp file (reduced levels) */
+  int fd;              /* own unlinked scratch file (reduced levels), else -1 */
   pthread_mutex_t mu;  /* serialises writes to tif */
   struct open_tile **pend; /* per tile: while being filled (NULL before and after) */
   uint32_t *filled;    /* per tile: samples received */
@@ -67,7 +68,8 @@ typedef struct {
 } worker_ctx;
 
 struct sscor_pyramid {
-  char *path, *tmp_path;
+  char *path;
+  sscor_outfile out; /* level 0 and, at the end, the whole file */
   int width, height, channels;
   sscor_sample_type type;
   size_t ss;
@@ -277,7 +279,7 @@ static int encode_tile(sscor_pyramid *p, worker_ctx *wk, job *j, char *err, size
   return 1;
 write_error:
   snprintf(err, errlen, "%s: cannot write a tile of level %d: %s", p->path, l->index,
-           l->eb.msg[0] ? l->eb.msg : strerror(errno ? errno : EIO));
+           sscor_tiff_why(&l->eb, strerror(EIO)));
   return 0;
 }
 
@@ -425,8 +427,6 @@ static void drop_resident(sscor_pyramid *p, open_tile *t) {
   p->resident[t->pos]->pos = t->pos;
 }
 
-static char *temp_name(const char *path, const char *what);
-
 /* Parks the least recently used resident tile in the spill file, if one was
  * not touched by the current block. */
 static sscor_status park_one(sscor_pyramid *p) {
@@ -436,12 +436,7 @@ static sscor_status park_one(sscor_pyramid *p) {
       t = p->resident[i];
   if (!t) return SSCOR_OK;
   if (p->spill_fd < 0) {
-    char *name = temp_name(p->path, "spill");
-    if (name) {
-      p->spill_fd = open(name, O_RDWR);
-      unlink(name); /* gone with the process, whatever happens */
-      free(name);
-    }
+    p->spill_fd = sscor_scratch_fd(p->path); /* gone with the process, whatever happens */
     if (p->spill_fd < 0)
       return sscor_fail(SSCOR_E_IO, "%s: cannot create a scratch file next to it: %s", p->path,
                         strerror(errno));
@@ -604,39 +599,13 @@ sscor_status sscor_pyramid_write_rect(sscor_pyramid *p, int x, int y, int w, int
 
 /* ---- open / write / finish ------------------------------------------------ */
 
-static char *temp_name(const char *path, const char *what) {
-  size_t n = strlen(path) + 64;
-  char *t = malloc(n);
-  if (!t) return NULL;
-  const char *slash = strrchr(path, '/');
-  int dirlen = slash ? (int)(slash - path + 1) : 0;
-  snprintf(t, n, "%.*s.%s.%s-XXXXXX", dirlen, path, slash ? slash + 1 : path, what);
-  int fd = mkstemp(t);
-  if (fd < 0) {
-    int e = errno;
-    free(t);
-    errno = e;
-    return NULL;
-  }
-  /* mkstemp makes 0600; the finished file gets the usual permissions */
-  mode_t mask = umask(0);
-  umask(mask);
-  if (fchmod(fd, 0666 & ~mask) != 0) { /* keep 0600 */
-  }
-  close(fd);
-  return t;
-}
-
 static void free_all(sscor_pyramid *p) {
   stop_workers(p);
   for (int k = 0; k < p->nlevels; k++) {
     level *l = &p->lv[k];
     if (l->tif && k > 0) TIFFClose(l->tif);
     l->tif = NULL;
-    if (l->tmp_path) {
-      unlink(l->tmp_path);
-      free(l->tmp_path);
-    }
+    if (l->fd >= 0) close(l->fd);
     if (l->pend)
       for (int i = 0; i < l->cols * l->rows; i++)
         if (l->pend[i]) {
@@ -648,10 +617,7 @@ static void free_all(sscor_pyramid *p) {
     pthread_mutex_destroy(&l->mu);
   }
   if (p->lv[0].tif) TIFFClose(p->lv[0].tif);
-  if (p->tmp_path) {
-    unlink(p->tmp_path);
-    free(p->tmp_path);
-  }
+  sscor_outfile_abort(&p->out); /* nothing left when not committed */
   if (p->spill_fd >= 0) close(p->spill_fd);
   free(p->free_slots);
   free(p->resident);
@@ -723,6 +689,8 @@ sscor_status sscor_pyramid_open(const char *path, int width, int height, int cha
   sscor_pyramid *p = calloc(1, sizeof *p);
   if (!p) return sscor_fail(SSCOR_E_NOMEM, "out of memory");
   p->spill_fd = -1;
+  p->out.fd = -1;
+  for (int k = 0; k < MAX_LEVELS; k++) p->lv[k].fd = -1;
   pthread_mutex_init(&p->mu, NULL);
   pthread_cond_init(&p->cv_work, NULL);
   pthread_cond_init(&p->cv_free, NULL);
@@ -759,17 +727,17 @@ sscor_status sscor_pyramid_open(const char *path, int width, int height, int cha
   }
   for (int k = 0; k < p->nlevels && !st; k++) {
     level *l = &p->lv[k];
-    char *tmp = temp_name(path, k == 0 ? "part" : "level");
-    if (!tmp) {
-      st = sscor_fail(SSCOR_E_IO, "%s: cannot create a file next to it: %s", path,
+    /* level 0: the output itself; the others: scratch files copied in at the end */
+    if (k == 0 && (st = sscor_outfile_open(path, &p->out))) break;
+    int fd = k == 0 ? p->out.fd : (l->fd = sscor_scratch_fd(path));
+    if (fd < 0) {
+      st = sscor_fail(SSCOR_E_IO, "%s: cannot create a scratch file next to it: %s", path,
                       strerror(errno));
       break;
     }
-    if (k == 0) p->tmp_path = tmp;
-    else l->tmp_path = tmp;
-    l->tif = sscor_tiff_open(tmp, open_mode(p, l), &l->eb);
+    l->tif = sscor_tiff_fdopen(fd, path, open_mode(p, l), &l->eb);
     if (!l->tif) {
-      st = sscor_fail(SSCOR_E_IO, "%s: cannot write: %s", tmp, l->eb.msg);
+      st = sscor_fail(SSCOR_E_IO, "%s: cannot write: %s", path, sscor_tiff_why(&l->eb, "libtiff failed"));
       break;
     }
     set_tags(p, l->tif, l, k > 0);
@@ -842,13 +810,13 @@ static sscor_status gather_level(sscor_pyramid *p, level *l) {
   TIFF *dst = p->lv[0].tif;
   if (!TIFFWriteDirectory(l->tif) || !TIFFFlush(l->tif)) {
     return sscor_fail(SSCOR_E_IO, "%s: cannot write level %d: %s", p->path, l->index,
-                      l->eb.msg[0] ? l->eb.msg : "write failed");
+                      sscor_tiff_why(&l->eb, "write failed"));
   }
-  TIFFClose(l->tif);
-  l->tif = sscor_tiff_open(l->tmp_path, "rm", &l->eb);
+  TIFFClose(l->tif); /* the scratch file stays open: read it back from the start */
+  l->tif = lseek(l->fd, 0, SEEK_SET) == 0 ? sscor_tiff_fdopen(l->fd, p->path, "rm", &l->eb) : NULL;
   if (!l->tif)
-    return sscor_fail(SSCOR_E_IO, "%s: cannot reread level %d: %s", l->tmp_path, l->index,
-                      l->eb.msg);
+    return sscor_fail(SSCOR_E_IO, "%s: cannot reread level %d: %s", p->path, l->index,
+                      sscor_tiff_why(&l->eb, strerror(errno)));
   set_tags(p, dst, l, 1);
   if (p->o.compression == SSCOR_COMPRESS_JPEG) {
     uint32_t count = 0;
@@ -859,7 +827,7 @@ static sscor_status gather_level(sscor_pyramid *p, level *l) {
   uint32_t ntiles = TIFFNumberOfTiles(l->tif);
   uint64_t *counts = NULL;
   if (!TIFFGetField(l->tif, TIFFTAG_TILEBYTECOUNTS, &counts) || !counts)
-    return sscor_fail(SSCOR_E_IO, "%s: level %d lost its tiles", l->tmp_path, l->index);
+    return sscor_fail(SSCOR_E_IO, "%s: level %d lost its tiles", p->path, l->index);
   uint8_t *buf = NULL;
   size_t cap = 0;
   sscor_status st = SSCOR_OK;
@@ -879,21 +847,21 @@ static sscor_status gather_level(sscor_pyramid *p, level *l) {
       buf = b, cap = n;
     }
     if (TIFFReadRawTile(l->tif, t, buf, (tmsize_t)n) != (tmsize_t)n)
-      st = sscor_fail(SSCOR_E_IO, "%s: cannot reread tile %u: %s", l->tmp_path, t, l->eb.msg);
+      st = sscor_fail(SSCOR_E_IO, "%s: cannot reread tile %u of level %d: %s", p->path, t,
+                      l->index, sscor_tiff_why(&l->eb, "read failed"));
     else if (TIFFWriteRawTile(dst, t, buf, (tmsize_t)n) != (tmsize_t)n)
       st = sscor_fail(SSCOR_E_IO, "%s: cannot write: %s", p->path,
-                      p->lv[0].eb.msg[0] ? p->lv[0].eb.msg : "write failed");
+                      sscor_tiff_why(&p->lv[0].eb, "write failed"));
   }
   free(buf);
   if (st) return st;
   if (!TIFFWriteDirectory(dst))
     return sscor_fail(SSCOR_E_IO, "%s: cannot write level %d directory: %s", p->path, l->index,
-                      p->lv[0].eb.msg);
+                      sscor_tiff_why(&p->lv[0].eb, "write failed"));
   TIFFClose(l->tif);
   l->tif = NULL;
-  unlink(l->tmp_path);
-  free(l->tmp_path);
-  l->tmp_path = NULL;
+  close(l->fd);
+  l->fd = -1;
   return SSCOR_OK;
 }
 
@@ -915,21 +883,15 @@ sscor_status sscor_pyramid_finish(sscor_pyramid *p) {
   level *l0 = &p->lv[0];
   if (!st && !TIFFWriteDirectory(l0->tif))
     st = sscor_fail(SSCOR_E_IO, "%s: cannot write: %s", p->path,
-                    l0->eb.msg[0] ? l0->eb.msg : "directory write failed");
+                    sscor_tiff_why(&l0->eb, "directory write failed"));
   for (int k = 1; k < p->nlevels && !st; k++) st = gather_level(p, &p->lv[k]);
   if (!st && !TIFFFlush(l0->tif))
     st = sscor_fail(SSCOR_E_IO, "%s: cannot write: %s", p->path,
-                    l0->eb.msg[0] ? l0->eb.msg : "flush failed");
+                    sscor_tiff_why(&l0->eb, "flush failed"));
   if (!st) {
     TIFFClose(l0->tif);
     l0->tif = NULL;
-    if (rename(p->tmp_path, p->path) != 0)
-      st = sscor_fail(SSCOR_E_IO, "%s: cannot move the finished file into place: %s", p->path,
-                      strerror(errno));
-    else {
-      free(p->tmp_path);
-      p->tmp_path = NULL;
-    }
+    st = sscor_outfile_commit(&p->out); /* fsync, then into place */
   }
   free_all(p);
   return st;

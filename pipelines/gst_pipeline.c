@@ -1,7 +1,9 @@
 /* Running GStreamer pipelines from the `sscor` tool; see gst_pipeline.h. */
 #include "gst_pipeline.h"
 
+#include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -59,6 +61,24 @@ void sscor_cli_progress(int quiet, const char *what, double frac, double t0, int
   }
 }
 
+/* SIGINT, SIGTERM, SIGHUP while a pipeline runs: the loop below stops it
+ * (the sink drops its unfinished file), then the process dies of the same
+ * signal, so a calling shell or batch loop sees what happened. A second
+ * signal during the stop acts at once (SA_RESETHAND). */
+static volatile sig_atomic_t stop_signal;
+static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP};
+
+static void on_stop_signal(int sig) { stop_signal = sig; }
+
+static void catch_stop_signals(int on) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on ? on_stop_signal : SIG_DFL;
+  sa.sa_flags = on ? SA_RESETHAND : 0;
+  sigemptyset(&sa.sa_mask);
+  for (size_t i = 0; i < sizeof stop_signals / sizeof *stop_signals; i++) sigaction(stop_signals[i], &sa, NULL);
+}
+
 int sscor_gst_run(const char *cmd, const char *text, int quiet, const char *what, sscor_gst_setup_fn setup,
                   sscor_gst_message_fn on_message, void *user) {
   if (sscor_gst_ready(cmd)) return SSCOR_EXIT_FAIL;
@@ -75,11 +95,14 @@ int sscor_gst_run(const char *cmd, const char *text, int quiet, const char *what
   int rc = SSCOR_EXIT_OK, last = -10;
   double t0 = sscor_cli_now();
   GstBus *bus = gst_element_get_bus(p);
+  stop_signal = 0;
+  catch_stop_signals(1);
   if (gst_element_set_state(p, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) rc = SSCOR_EXIT_FAIL;
-  for (int done = 0; !done;) {
-    GstMessage *m = gst_bus_timed_pop_filtered(bus, GST_CLOCK_TIME_NONE,
+  for (int done = 0; !done && !stop_signal;) {
+    /* a short wait, so a signal is seen soon after it comes */
+    GstMessage *m = gst_bus_timed_pop_filtered(bus, 100 * GST_MSECOND,
                                                GST_MESSAGE_ERROR | GST_MESSAGE_EOS | GST_MESSAGE_ELEMENT);
-    if (!m) break;
+    if (!m) continue;
     switch (GST_MESSAGE_TYPE(m)) {
     case GST_MESSAGE_ERROR: {
       GError *e = NULL;
@@ -109,6 +132,13 @@ int sscor_gst_run(const char *cmd, const char *text, int quiet, const char *what
   gst_element_set_state(p, GST_STATE_NULL);
   gst_object_unref(bus);
   gst_object_unref(p);
+  int sig = stop_signal;
+  catch_stop_signals(0);
+  if (sig) {
+    if (!quiet && isatty(2)) fputc('\n', stderr);
+    fprintf(stderr, "sscor %s: stopped by %s; unfinished files removed\n", cmd, strsignal(sig));
+    raise(sig);
+  }
   if (rc == SSCOR_EXIT_OK) sscor_cli_progress(quiet, what, 1.0, t0, &last);
   return rc;
 }

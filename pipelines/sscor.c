@@ -1,6 +1,7 @@
 /* `sscor`: one command-line tool, one sub-command per task. */
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,9 @@ static void prefer_passive_openmp(char **argv) {
 
 int main(int argc, char **argv) {
   prefer_passive_openmp(argv);
+  /* past a file-size limit (ulimit -f) write() then fails with EFBIG, "File
+   * too large", and the error path removes the unfinished file */
+  signal(SIGXFSZ, SIG_IGN);
   if (argc < 2) {
     usage(stderr);
     return SSCOR_EXIT_USAGE;
