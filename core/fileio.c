@@ -232,11 +232,11 @@ sscor_status sscor_check_output(const char *path, const char *input) {
   if (!path || !*path) return sscor_fail(SSCOR_E_INVALID, "no output file given");
   struct stat so, si;
   if (stat(path, &so) == 0) {
-    if (S_ISDIR(so.st_mode)) return sscor_fail(SSCOR_E_IO, "%s: is a folder, not an output file", path);
+    if (S_ISDIR(so.st_mode)) return sscor_fail(SSCOR_E_IO, "%s is a folder, not an output file", path);
     if (!S_ISREG(so.st_mode))
       return sscor_fail(SSCOR_E_IO, "%s: exists and is not a regular file: will not replace it", path);
     if (input && stat(input, &si) == 0 && si.st_dev == so.st_dev && si.st_ino == so.st_ino)
-      return sscor_fail(SSCOR_E_INVALID, "%s: is the input %s (the same file): write the output elsewhere",
+      return sscor_fail(SSCOR_E_INVALID, "%s: is the same file as the input %s: write the output elsewhere",
                         path, input);
   }
   int fd = sscor_scratch_fd(path);

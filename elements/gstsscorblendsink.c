@@ -256,11 +256,9 @@ static GstFlowReturn render(GstBaseSink *bsink, GstBuffer *buf) {
       ret = GST_FLOW_ERROR;
       goto out;
     }
-    if (m->overlap >= (guint)MIN(tile.width, tile.height)) {
-      GST_ELEMENT_ERROR(s, STREAM, FORMAT,
-                        ("Tile overlap %u is not smaller than the %dx%d tiles", m->overlap,
-                         tile.width, tile.height),
-                        (NULL));
+    if (m->overlap > G_MAXINT ||
+        sscor_tile_overlap_check(tile.width, tile.height, (int)m->overlap)) {
+      GST_ELEMENT_ERROR(s, STREAM, FORMAT, ("Tile meta: %s", sscor_last_error()), (NULL));
       reset(s);
       ret = GST_FLOW_ERROR;
       goto out;
@@ -378,7 +376,8 @@ static void gst_sscor_blendsink_class_init(GstSscorBlendSinkClass *klass) {
       oc, PROP_LOCATION,
       g_param_spec_string("location", "Location",
                           "Pyramidal TIFF to write; it appears only when complete (written "
-                          "under a temporary name, then renamed)",
+                          "unnamed in its folder, linked into place at the end: a stopped or "
+                          "killed pipeline leaves nothing)",
                           NULL, rw));
   g_object_class_install_property(
       oc, PROP_COMPRESSION,
