@@ -444,7 +444,7 @@ int sscor_cmd_batch(int argc, char **argv) {
         return rc;
       }
   int failed = 0, done = 0, skipped = 0;
-  for (int k = 0; k < n; k++) {
+  for (int k = 0; k < n && !sscor_gst_stopped(); k++) {
     const char *in = argv[i + 1 + k], *out = outs[k];
     if (!o.redo && !access(out, F_OK)) {
       if (!o.quiet) fprintf(stderr, "skip: %s exists (use --redo)\n", out);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "gst_pipeline.h"
 
 static const sscor_command commands[] = {
     {"correct", "correct a stitched image end to end: detect, estimate, correct, write the pyramid", sscor_cmd_correct},
@@ -92,7 +93,15 @@ int main(int argc, char **argv) {
     return SSCOR_EXIT_OK;
   }
   for (size_t i = 0; i < NCOMMANDS; i++)
-    if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    if (!strcmp(argv[1], commands[i].name)) {
+      int rc = commands[i].run(argc - 1, argv + 1);
+      int sig = sscor_gst_stopped();
+      if (sig) { /* the command has cleaned up: now end as the signal asked */
+        signal(sig, SIG_DFL);
+        raise(sig);
+      }
+      return rc;
+    }
   fprintf(stderr, "sscor: unknown command '%s'\n\n", argv[1]);
   usage(stderr);
   return SSCOR_EXIT_USAGE;

@@ -58,7 +58,9 @@ fi
 # point: analysis (the first pipeline runs), model (it is made, the second
 # pipeline starts) or write (the pyramid is being written)
 interrupt_cli() { # SIGNAL POINT WANT_RC
-  "$S" correct "${GEOM[@]}" "$D" "$OUT/o.tif" >/dev/null 2>"$T/sig.txt" &
+  # (a script's background jobs ignore SIGINT, and sscor keeps what it
+  # inherits, as nohup needs: env gives the job the default a terminal has)
+  env --default-signal=INT "$S" correct "${GEOM[@]}" "$D" "$OUT/o.tif" >/dev/null 2>"$T/sig.txt" &
   local pid=$! reached=0
   case $2 in
   analysis) wait_line $pid "$T/sig.txt" "^pipeline: .*sscorsample" && reached=1 ;;
@@ -82,6 +84,23 @@ interrupt_cli TERM model 143
 interrupt_cli INT write 130
 interrupt_cli TERM write 143
 interrupt_cli KILL write 137
+
+# --- sscor sample stopped while writing pairs removes those it wrote
+mkdir "$OUT/pairs"
+env --default-signal=INT "$S" sample "${GEOM[@]}" "$D" "$OUT/pairs" >/dev/null 2>"$T/sig.txt" &
+pid=$!
+for ((i = 0; i < 6000; i++)); do
+  [ -e "$OUT/pairs/pair_00000.png" ] || ! kill -0 $pid 2>/dev/null && break
+  sleep 0.02
+done
+[ -e "$OUT/pairs/pair_00000.png" ] || bad "sample ended before it wrote a pair: $(tail -2 "$T/sig.txt")"
+kill -s INT $pid
+wait $pid
+rc=$?
+[ $rc = 130 ] && ok "sample: SIGINT while writing pairs (exit 130)" || bad "sample: SIGINT: exit $rc; $(tail -2 "$T/sig.txt")"
+[ -z "$(ls -A "$OUT/pairs")" ] && ok "sample: the pairs written so far are removed" \
+  || bad "sample: left $(ls "$OUT/pairs" | wc -l) files"
+rmdir "$OUT/pairs"
 
 # --- a file-size limit: EFBIG with its reason, not a signal death
 (ulimit -f 1024 && exec "$S" correct -q "${GEOM[@]}" "$D" "$OUT/o.tif") 2>"$T/err.txt"
