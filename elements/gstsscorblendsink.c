@@ -14,6 +14,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "fileio.h"
 #include "gstsscormeta.h"
 
 GST_DEBUG_CATEGORY_STATIC(sscor_blendsink_debug);
@@ -122,6 +123,10 @@ static gboolean start(GstBaseSink *bsink) {
   s->mpp_x = s->mpp_y = 0;
   if (!s->location || !*s->location) {
     GST_ELEMENT_ERROR(s, RESOURCE, NOT_FOUND, ("No output file given (set location)"), (NULL));
+    return FALSE;
+  }
+  if (sscor_check_output(s->location, NULL)) { /* a folder, an unwritable one: before any data */
+    GST_ELEMENT_ERROR(s, RESOURCE, OPEN_WRITE, ("%s", sscor_last_error()), (NULL));
     return FALSE;
   }
   return TRUE;
