@@ -162,7 +162,9 @@ static int do_apply(const char *cmd, const char *in, const char *model, const ch
 
 static int do_correct(const char *cmd, const char *in, const char *out, const opts_t *o) {
   /* before any analysis: a typo costs seconds, not a whole slide's work */
-  if (sscor_check_output(out, in)) return sscor_cli_fail(cmd);
+  if (sscor_check_output(out, in) || (o->model && sscor_check_output(o->model, in)) ||
+      (o->save_geom && sscor_check_output(o->save_geom, in)))
+    return sscor_cli_fail(cmd);
   double t0 = sscor_cli_now();
   /* no model asked for: it passes in memory, so nothing is left on any exit */
   char *tmp = NULL;
@@ -228,7 +230,7 @@ static const char *USAGE_CORRECT =
     "pyramidal TIFF OUT (train + apply in one go). OUT appears only when complete.\n"
     "  -g, --geometry FILE  explicit geometry instead of detection\n"
     "  --save-geometry FILE write the geometry used\n"
-    "  -m, --model FILE     keep the model in FILE (default: a temporary file)\n"
+    "  -m, --model FILE     keep the model in FILE (default: it stays in memory)\n"
     "  --scale N  --tile N  --threads N   as for train/apply\n"
     "  -q, --quiet          no progress output\n"
     USAGE_MODEL_OPTIONS;

@@ -157,6 +157,8 @@ for o in x.tif ./x.tif sym.tif hard.tif; do
   expect_err "$SRC/$o: is the same file as the input $SRC/x.tif"
   grep -q "^pipeline:" "$T/err.txt" && bad "correct onto its input as $o: work started"
 done
+expect_rc 1 "correct keeping its model over its input" "$S" correct -m "$SRC/x.tif" "$SRC/x.tif" "$OUT/o.tif"
+expect_err "is the same file as the input"
 expect_rc 1 "apply onto its input" "$S" apply -m "$SRC/m.sscor" "$SRC/x.tif" "$SRC/hard.tif"
 expect_err "is the same file as the input"
 expect_rc 1 "train over its input" "$S" train "$SRC/x.tif" "$SRC/./x.tif"
