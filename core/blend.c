@@ -59,6 +59,18 @@ static void weights(float *w, int n, int lead, int trail) {
   for (int t = 0; t < n; t++) w[t] = sscor_blend_weight(t, n, lead, trail);
 }
 
+sscor_status sscor_tile_overlap_check(int tile_w, int tile_h, int overlap) {
+  int t = tile_w < tile_h ? tile_w : tile_h, most = t - (t + 3) / 4;
+  if (overlap < 0)
+    return sscor_fail(SSCOR_E_INVALID, "overlap %d must not be negative", overlap);
+  if (overlap > most)
+    return sscor_fail(SSCOR_E_INVALID,
+                      "overlap %d must be smaller: at most %d on %dx%d tiles (tiles step by the "
+                      "tile size - overlap, at least a quarter tile)",
+                      overlap, most, tile_w, tile_h);
+  return SSCOR_OK;
+}
+
 sscor_status sscor_band_new(int width, int height, int channels, sscor_sample_type type,
                             int tile_w, int tile_h, int overlap, sscor_band_emit emit,
                             void *user, sscor_band **out) {
@@ -67,9 +79,10 @@ sscor_status sscor_band_new(int width, int height, int channels, sscor_sample_ty
     return sscor_fail(SSCOR_E_INVALID, "blend: image size %dx%d is out of range", width, height);
   if (channels <= 0 || channels > SSCOR_IMAGE_MAX_CHANNELS)
     return sscor_fail(SSCOR_E_INVALID, "blend: channel count %d is out of range", channels);
-  if (tile_w <= 0 || tile_h <= 0 || overlap < 0 || overlap >= tile_w || overlap >= tile_h)
-    return sscor_fail(SSCOR_E_INVALID, "blend: tiles of %dx%d with overlap %d", tile_w, tile_h,
-                      overlap);
+  if (tile_w <= 0 || tile_h <= 0)
+    return sscor_fail(SSCOR_E_INVALID, "blend: tiles of %dx%d", tile_w, tile_h);
+  sscor_status st = sscor_tile_overlap_check(tile_w, tile_h, overlap);
+  if (st) return st;
   sscor_band *b = calloc(1, sizeof *b);
   if (!b) return sscor_fail(SSCOR_E_NOMEM, "out of memory");
   *b = (sscor_band){.W = width, .H = height, .C = channels, .type = type,

@@ -41,6 +41,14 @@ typedef struct sscor_band sscor_band;
 typedef sscor_status (*sscor_band_emit)(void *user, int x, int y, int w, int h, int channel,
                                         const void *data, size_t stride);
 
+/* Tiles of tile_w x tile_h step by tile - overlap. The step must be at least
+ * a quarter of the tile on each axis (overlap <= 3/4 tile): each pixel is
+ * then read at most 16 times, while a 1-px step on 256-px tiles reads it
+ * 65536 times (minutes for a small slide) and blends no better. Fails with
+ * "overlap N must be smaller: at most M on WxH tiles ..." otherwise. The
+ * tile source and the blend sink share this rule. */
+sscor_status sscor_tile_overlap_check(int tile_w, int tile_h, int overlap);
+
 /* An accumulator for a width x height image of `channels` interleaved samples
  * of `type`, fed tiles of tile_w x tile_h overlapping by `overlap`. */
 sscor_status sscor_band_new(int width, int height, int channels, sscor_sample_type type,

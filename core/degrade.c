@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fileio.h"
+
 #define MAX_DEG 16
 
 /* ------------------------------------------------------------- random */
@@ -658,16 +660,10 @@ static void write_grid(FILE *f, const sscor_degradation *d, int W, int H) {
 }
 
 sscor_status sscor_degrade_plan_write_truth(const sscor_degrade_plan *p, const char *path) {
-  size_t len = strlen(path) + 32;
-  char *tmp = malloc(len);
-  if (!tmp) return sscor_fail(SSCOR_E_NOMEM, "out of memory");
-  snprintf(tmp, len, "%s.tmp%ld", path, (long)getpid());
-  FILE *f = fopen(tmp, "w");
-  if (!f) {
-    sscor_status st = sscor_fail(SSCOR_E_IO, "%s: cannot create: %s", tmp, strerror(errno));
-    free(tmp);
-    return st;
-  }
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len); /* the text, then one atomic write */
+  if (!f) return sscor_fail(SSCOR_E_NOMEM, "%s: out of memory", path);
   fprintf(f, "sscor-truth 1\n# ground truth of a synthetic degradation; format in core/degrade.h\n");
   fprintf(f, "size %d %d\n", p->w, p->h);
   for (int b = 0; b < p->n; b++) {
@@ -694,13 +690,11 @@ sscor_status sscor_degrade_plan_write_truth(const sscor_degrade_plan *p, const c
       fprintf(f, "region fringe %.6f %.6f %.6f\n", p->w / 2.0, p->h / 2.0, hypot(p->w, p->h) / 2);
     fprintf(f, "end\n");
   }
-  sscor_status st = SSCOR_OK;
-  if (ferror(f)) st = sscor_fail(SSCOR_E_IO, "%s: write error", path);
-  if (fclose(f) != 0 && !st) st = sscor_fail(SSCOR_E_IO, "%s: write error: %s", path, strerror(errno));
-  if (!st && rename(tmp, path) != 0)
-    st = sscor_fail(SSCOR_E_IO, "%s: cannot rename into place: %s", path, strerror(errno));
-  if (st) unlink(tmp);
-  free(tmp);
+  int bad = ferror(f);
+  bad |= fclose(f) != 0;
+  sscor_status st = bad ? sscor_fail(SSCOR_E_NOMEM, "%s: out of memory", path)
+                        : sscor_write_file_atomic(path, (const uint8_t *)text, len);
+  free(text);
   return st;
 }
 

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fileio.h"
+
 sscor_status sscor_geometry_init(sscor_geometry *g, int width, int height) {
   memset(g, 0, sizeof *g);
   if (width <= 0 || height <= 0 || width > SSCOR_IMAGE_MAX_SIDE || height > SSCOR_IMAGE_MAX_SIDE)
@@ -443,27 +445,7 @@ sscor_status sscor_geometry_write(const sscor_geometry *g, const char *path) {
   char *text;
   sscor_status st = sscor_geometry_format(g, &text);
   if (st) return st;
-  size_t n = strlen(path) + 16;
-  char *tmp = malloc(n);
-  if (!tmp) {
-    free(text);
-    return sscor_fail(SSCOR_E_NOMEM, "%s: out of memory", path);
-  }
-  snprintf(tmp, n, "%s.tmp%ld", path, (long)getpid());
-  FILE *f = fopen(tmp, "w");
-  if (!f) {
-    st = sscor_fail(SSCOR_E_IO, "%s: cannot create: %s", tmp, strerror(errno));
-  } else {
-    size_t len = strlen(text);
-    int bad = fwrite(text, 1, len, f) != len;
-    bad |= fclose(f) != 0;
-    if (bad)
-      st = sscor_fail(SSCOR_E_IO, "%s: write failed: %s", tmp, strerror(errno));
-    else if (rename(tmp, path) != 0)
-      st = sscor_fail(SSCOR_E_IO, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
-    if (st) unlink(tmp);
-  }
-  free(tmp);
+  st = sscor_write_file_atomic(path, (const uint8_t *)text, strlen(text));
   free(text);
   return st;
 }

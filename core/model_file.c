@@ -257,37 +257,6 @@ sscor_status sscor_model_to_memory(const sscor_model *m, uint8_t **buf, size_t *
   return SSCOR_OK;
 }
 
-sscor_status sscor_write_file_atomic(const char *path, const uint8_t *buf, size_t len) {
-  size_t n = strlen(path) + 32;
-  char *tmp = malloc(n);
-  if (!tmp) return sscor_fail(SSCOR_E_NOMEM, "%s: out of memory", path);
-  snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
-  FILE *f = fopen(tmp, "wb");
-  if (!f) {
-    sscor_status st = sscor_fail(SSCOR_E_IO, "%s: cannot create: %s", tmp, strerror(errno));
-    free(tmp);
-    return st;
-  }
-  size_t wr = fwrite(buf, 1, len, f);
-  int err = (wr != len) ? errno : 0;
-  if (fflush(f) != 0 && !err) err = errno;
-  if (fsync(fileno(f)) != 0 && !err && errno != EINVAL) err = errno;
-  if (fclose(f) != 0 && !err) err = errno;
-  if (wr != len || err) {
-    unlink(tmp);
-    free(tmp);
-    return sscor_fail(SSCOR_E_IO, "%s: write failed: %s", path, strerror(err ? err : EIO));
-  }
-  if (rename(tmp, path) != 0) {
-    err = errno;
-    unlink(tmp);
-    free(tmp);
-    return sscor_fail(SSCOR_E_IO, "%s: cannot rename the finished file into place: %s", path, strerror(err));
-  }
-  free(tmp);
-  return SSCOR_OK;
-}
-
 sscor_status sscor_model_save(const sscor_model *m, const char *path) {
   uint8_t *buf;
   size_t len;
@@ -299,39 +268,6 @@ sscor_status sscor_model_save(const sscor_model *m, const char *path) {
 }
 
 /* ------------------------------------------------------------ reading */
-
-sscor_status sscor_read_file(const char *path, uint8_t **buf, size_t *len) {
-  *buf = NULL;
-  *len = 0;
-  FILE *f = fopen(path, "rb");
-  if (!f) return sscor_fail(SSCOR_E_IO, "%s: cannot open: %s", path, strerror(errno));
-  struct stat sb;
-  if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-    fclose(f);
-    return sscor_fail(SSCOR_E_IO, "%s: not a regular file", path);
-  }
-  if ((uint64_t)sb.st_size > ((uint64_t)1 << 36)) {
-    fclose(f);
-    return sscor_fail(SSCOR_E_FORMAT, "%s: %lld bytes is far too large for a model file", path,
-                      (long long)sb.st_size);
-  }
-  size_t n = (size_t)sb.st_size;
-  uint8_t *p = malloc(n ? n : 1);
-  if (!p) {
-    fclose(f);
-    return sscor_fail(SSCOR_E_NOMEM, "%s: cannot hold %zu bytes", path, n);
-  }
-  size_t got = fread(p, 1, n, f);
-  int err = ferror(f);
-  fclose(f);
-  if (got != n || err) {
-    free(p);
-    return sscor_fail(SSCOR_E_IO, "%s: read failed after %zu of %zu bytes", path, got, n);
-  }
-  *buf = p;
-  *len = n;
-  return SSCOR_OK;
-}
 
 typedef struct {
   const uint8_t *p;

@@ -67,14 +67,15 @@
  * and the checksum; any failure is an error that names the file and the
  * problem (e.g. "m.sscor: truncated: section NET needs 1.2 MB, 0.4 MB left";
  * "m.sscor: checksum mismatch (stored 1a2b3c4d, computed ...): file is
- * corrupt"). Files are written to "<path>.tmp.<pid>" and renamed into place,
- * so a reader never sees a partial file. */
+ * corrupt"). Files are written through core/fileio.h, so a reader never
+ * sees a partial file. */
 #ifndef SSCOR_MODEL_FILE_H
 #define SSCOR_MODEL_FILE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fileio.h" /* sscor_read_file, sscor_write_file_atomic */
 #include "nets.h"
 #include "status.h"
 #include "trainer.h"
@@ -130,10 +131,5 @@ void sscor_model_clear(sscor_model *m);
  * config and the same pairs: a mismatch is an error naming what differs. */
 sscor_status sscor_checkpoint_save(const sscor_trainer *t, const sscor_model *meta, const char *path);
 sscor_status sscor_checkpoint_load(sscor_trainer *t, const char *path);
-
-/* Reads a whole file (helper shared with tests); *buf is malloc'd. */
-sscor_status sscor_read_file(const char *path, uint8_t **buf, size_t *len);
-/* Writes buf to path atomically (temp name in the same folder + rename). */
-sscor_status sscor_write_file_atomic(const char *path, const uint8_t *buf, size_t len);
 
 #endif

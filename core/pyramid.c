@@ -11,6 +11,7 @@
 #include <libdeflate.h>
 #include <zstd.h>
 
+#include "fileio.h"
 #include "ome.h"
 #include "tiffutil.h"
 
@@ -54,7 +55,7 @@ struct level {
   int cols, rows;      /* tiles across and down */
   TIFF *tif;
   sscor_tiff_errbuf eb;
-  char *tmp_path;      /* own temp file (reduced levels) */
+  int fd;              /* own unlinked scratch file (reduced levels, channel pages), else -1 */
   pthread_mutex_t mu;  /* serialises writes to tif */
   struct open_tile **pend; /* per tile: while being filled (NULL before and after) */
   uint32_t *filled;    /* per tile: samples received */
@@ -69,11 +70,12 @@ typedef struct {
 } worker_ctx;
 
 struct sscor_pyramid {
-  char *path, *tmp_path;
-  /* channel pages: every level goes to a temporary file of separate planes
-     and the output (`out`) gets one page per channel at the end */
-  TIFF *out;
-  sscor_tiff_errbuf out_eb;
+  char *path;
+  sscor_outfile out; /* level 0 (or the channel pages) and, at the end, the whole file */
+  /* channel pages: every level goes to a scratch file of separate planes
+     and the output (`pages`) gets one page per channel at the end */
+  TIFF *pages;
+  sscor_tiff_errbuf pages_eb;
   char *ome;
   int width, height, channels;
   sscor_sample_type type;
@@ -287,14 +289,14 @@ static int write_tile(sscor_pyramid *p, worker_ctx *wk, level *l, uint32_t index
     if (w >= 0) return 1;
   }
   snprintf(err, errlen, "%s: cannot write a tile of level %d: %s", p->path, l->index,
-           l->eb.msg[0] ? l->eb.msg : strerror(errno ? errno : EIO));
+           sscor_tiff_why(&l->eb, strerror(EIO)));
   return 0;
 }
 
 static int encode_tile(sscor_pyramid *p, worker_ctx *wk, job *j, char *err, size_t errlen) {
   level *l = j->lv;
   pad_tile(p, j->buf, j->vw, j->vh);
-  if (!p->out) return write_tile(p, wk, l, j->index, j->buf, p->tile_bytes, p->channels, err, errlen);
+  if (!p->pages) return write_tile(p, wk, l, j->index, j->buf, p->tile_bytes, p->channels, err, errlen);
   /* channel pages: plane c of the separate-planes file holds channel c */
   int C = p->channels;
   size_t ss = p->ss, n = (size_t)p->T * p->T;
@@ -450,8 +452,6 @@ static void drop_resident(sscor_pyramid *p, open_tile *t) {
   p->resident[t->pos]->pos = t->pos;
 }
 
-static char *temp_name(const char *path, const char *what);
-
 /* Parks the least recently used resident tile in the spill file, if one was
  * not touched by the current block. */
 static sscor_status park_one(sscor_pyramid *p) {
@@ -461,12 +461,7 @@ static sscor_status park_one(sscor_pyramid *p) {
       t = p->resident[i];
   if (!t) return SSCOR_OK;
   if (p->spill_fd < 0) {
-    char *name = temp_name(p->path, "spill");
-    if (name) {
-      p->spill_fd = open(name, O_RDWR);
-      unlink(name); /* gone with the process, whatever happens */
-      free(name);
-    }
+    p->spill_fd = sscor_scratch_fd(p->path); /* gone with the process, whatever happens */
     if (p->spill_fd < 0)
       return sscor_fail(SSCOR_E_IO, "%s: cannot create a scratch file next to it: %s", p->path,
                         strerror(errno));
@@ -629,39 +624,13 @@ sscor_status sscor_pyramid_write_rect(sscor_pyramid *p, int x, int y, int w, int
 
 /* ---- open / write / finish ------------------------------------------------ */
 
-static char *temp_name(const char *path, const char *what) {
-  size_t n = strlen(path) + 64;
-  char *t = malloc(n);
-  if (!t) return NULL;
-  const char *slash = strrchr(path, '/');
-  int dirlen = slash ? (int)(slash - path + 1) : 0;
-  snprintf(t, n, "%.*s.%s.%s-XXXXXX", dirlen, path, slash ? slash + 1 : path, what);
-  int fd = mkstemp(t);
-  if (fd < 0) {
-    int e = errno;
-    free(t);
-    errno = e;
-    return NULL;
-  }
-  /* mkstemp makes 0600; the finished file gets the usual permissions */
-  mode_t mask = umask(0);
-  umask(mask);
-  if (fchmod(fd, 0666 & ~mask) != 0) { /* keep 0600 */
-  }
-  close(fd);
-  return t;
-}
-
 static void free_all(sscor_pyramid *p) {
   stop_workers(p);
   for (int k = 0; k < p->nlevels; k++) {
     level *l = &p->lv[k];
     if (l->tif) TIFFClose(l->tif); /* an abandoned file: written only to be removed */
     l->tif = NULL;
-    if (l->tmp_path) {
-      unlink(l->tmp_path);
-      free(l->tmp_path);
-    }
+    if (l->fd >= 0) close(l->fd);
     if (l->pend)
       for (int i = 0; i < l->cols * l->rows; i++)
         if (l->pend[i]) {
@@ -672,12 +641,9 @@ static void free_all(sscor_pyramid *p) {
     free(l->filled);
     pthread_mutex_destroy(&l->mu);
   }
-  if (p->out) TIFFClose(p->out);
+  if (p->pages) TIFFClose(p->pages);
   free(p->ome);
-  if (p->tmp_path) {
-    unlink(p->tmp_path);
-    free(p->tmp_path);
-  }
+  sscor_outfile_abort(&p->out); /* nothing left when not committed */
   if (p->spill_fd >= 0) close(p->spill_fd);
   free(p->free_slots);
   free(p->resident);
@@ -752,6 +718,8 @@ sscor_status sscor_pyramid_open(const char *path, int width, int height, int cha
   sscor_pyramid *p = calloc(1, sizeof *p);
   if (!p) return sscor_fail(SSCOR_E_NOMEM, "out of memory");
   p->spill_fd = -1;
+  p->out.fd = -1;
+  for (int k = 0; k < MAX_LEVELS; k++) p->lv[k].fd = -1;
   pthread_mutex_init(&p->mu, NULL);
   pthread_cond_init(&p->cv_work, NULL);
   pthread_cond_init(&p->cv_free, NULL);
@@ -787,27 +755,26 @@ sscor_status sscor_pyramid_open(const char *path, int width, int height, int cha
     if (!l->pend || !l->filled) st = sscor_fail(SSCOR_E_NOMEM, "%s: out of memory", path);
   }
   int cp = o.channel_pages && channels > 1;
+  if (!st) st = sscor_outfile_open(path, &p->out);
   if (!st && cp) {
     p->ome = sscor_ome_xml(width, height, channels, type, o.channel_names, o.mpp_x, o.mpp_y);
-    if (!(p->tmp_path = temp_name(path, "part"))) {
-      st = sscor_fail(SSCOR_E_IO, "%s: cannot create a file next to it: %s", path, strerror(errno));
-    } else if (!p->ome || !(p->out = sscor_tiff_open(p->tmp_path, open_mode(p, &p->lv[0]), &p->out_eb))) {
-      st = sscor_fail(SSCOR_E_IO, "%s: cannot write: %s", p->tmp_path, p->ome ? p->out_eb.msg : "out of memory");
-    }
+    if (!p->ome || !(p->pages = sscor_tiff_fdopen(p->out.fd, path, open_mode(p, &p->lv[0]), &p->pages_eb)))
+      st = sscor_fail(SSCOR_E_IO, "%s: cannot write: %s", path,
+                      p->ome ? sscor_tiff_why(&p->pages_eb, "libtiff failed") : "out of memory");
   }
   for (int k = 0; k < p->nlevels && !st; k++) {
     level *l = &p->lv[k];
-    char *tmp = temp_name(path, k == 0 && !cp ? "part" : "level");
-    if (!tmp) {
-      st = sscor_fail(SSCOR_E_IO, "%s: cannot create a file next to it: %s", path,
+    /* level 0: the output itself unless channel pages; the others: scratch
+       files copied in at the end */
+    int fd = k == 0 && !cp ? p->out.fd : (l->fd = sscor_scratch_fd(path));
+    if (fd < 0) {
+      st = sscor_fail(SSCOR_E_IO, "%s: cannot create a scratch file next to it: %s", path,
                       strerror(errno));
       break;
     }
-    if (k == 0 && !cp) p->tmp_path = tmp;
-    else l->tmp_path = tmp;
-    l->tif = sscor_tiff_open(tmp, open_mode(p, l), &l->eb);
+    l->tif = sscor_tiff_fdopen(fd, path, open_mode(p, l), &l->eb);
     if (!l->tif) {
-      st = sscor_fail(SSCOR_E_IO, "%s: cannot write: %s", tmp, l->eb.msg);
+      st = sscor_fail(SSCOR_E_IO, "%s: cannot write: %s", path, sscor_tiff_why(&l->eb, "libtiff failed"));
       break;
     }
     set_tags(p, l->tif, l, k > 0, channels, cp, o.description);
@@ -876,26 +843,25 @@ sscor_status sscor_pyramid_write_rows(sscor_pyramid *p, const void *rows, size_t
   return st;
 }
 
-/* Closes a finished level's temporary file and opens it for reading. */
+/* Finishes a level's scratch file and opens it again for reading. */
 static sscor_status reopen_level(sscor_pyramid *p, level *l) {
   if (!TIFFWriteDirectory(l->tif) || !TIFFFlush(l->tif)) {
     return sscor_fail(SSCOR_E_IO, "%s: cannot write level %d: %s", p->path, l->index,
-                      l->eb.msg[0] ? l->eb.msg : "write failed");
+                      sscor_tiff_why(&l->eb, "write failed"));
   }
-  TIFFClose(l->tif);
-  l->tif = sscor_tiff_open(l->tmp_path, "rm", &l->eb);
+  TIFFClose(l->tif); /* the scratch file stays open: read it back from the start */
+  l->tif = lseek(l->fd, 0, SEEK_SET) == 0 ? sscor_tiff_fdopen(l->fd, p->path, "rm", &l->eb) : NULL;
   if (!l->tif)
-    return sscor_fail(SSCOR_E_IO, "%s: cannot reread level %d: %s", l->tmp_path, l->index,
-                      l->eb.msg);
+    return sscor_fail(SSCOR_E_IO, "%s: cannot reread level %d: %s", p->path, l->index,
+                      sscor_tiff_why(&l->eb, strerror(errno)));
   return SSCOR_OK;
 }
 
 static void drop_level_file(level *l) {
   TIFFClose(l->tif);
   l->tif = NULL;
-  unlink(l->tmp_path);
-  free(l->tmp_path);
-  l->tmp_path = NULL;
+  close(l->fd);
+  l->fd = -1;
 }
 
 /* Copies the compressed tiles of a finished level (reopened) behind the
@@ -918,7 +884,7 @@ static sscor_status gather_level(sscor_pyramid *p, level *l, int plane, TIFF *ds
   uint32_t ntiles = (uint32_t)(l->cols * l->rows), first = plane < 0 ? 0 : (uint32_t)plane * ntiles;
   uint64_t *counts = NULL;
   if (!TIFFGetField(l->tif, TIFFTAG_TILEBYTECOUNTS, &counts) || !counts)
-    return sscor_fail(SSCOR_E_IO, "%s: level %d lost its tiles", l->tmp_path, l->index);
+    return sscor_fail(SSCOR_E_IO, "%s: level %d lost its tiles", p->path, l->index);
   uint8_t *buf = NULL;
   size_t cap = 0;
   sscor_status st = SSCOR_OK;
@@ -938,14 +904,16 @@ static sscor_status gather_level(sscor_pyramid *p, level *l, int plane, TIFF *ds
       buf = b, cap = n;
     }
     if (TIFFReadRawTile(l->tif, first + t, buf, (tmsize_t)n) != (tmsize_t)n)
-      st = sscor_fail(SSCOR_E_IO, "%s: cannot reread tile %u: %s", l->tmp_path, t, l->eb.msg);
+      st = sscor_fail(SSCOR_E_IO, "%s: cannot reread tile %u of level %d: %s", p->path, t,
+                      l->index, sscor_tiff_why(&l->eb, "read failed"));
     else if (TIFFWriteRawTile(dst, t, buf, (tmsize_t)n) != (tmsize_t)n)
-      st = sscor_fail(SSCOR_E_IO, "%s: cannot write: %s", p->path, deb->msg[0] ? deb->msg : "write failed");
+      st = sscor_fail(SSCOR_E_IO, "%s: cannot write: %s", p->path, sscor_tiff_why(deb, "write failed"));
   }
   free(buf);
   if (st) return st;
   if (!TIFFWriteDirectory(dst))
-    return sscor_fail(SSCOR_E_IO, "%s: cannot write level %d directory: %s", p->path, l->index, deb->msg);
+    return sscor_fail(SSCOR_E_IO, "%s: cannot write level %d directory: %s", p->path, l->index,
+                      sscor_tiff_why(deb, "write failed"));
   return SSCOR_OK;
 }
 
@@ -955,7 +923,7 @@ static sscor_status gather_pages(sscor_pyramid *p) {
   sscor_status st = SSCOR_OK;
   for (int k = 0; k < p->nlevels && !st; k++) st = reopen_level(p, &p->lv[k]);
   for (int c = 0; c < p->channels && !st; c++)
-    for (int k = 0; k < p->nlevels && !st; k++) st = gather_level(p, &p->lv[k], c, p->out, &p->out_eb);
+    for (int k = 0; k < p->nlevels && !st; k++) st = gather_level(p, &p->lv[k], c, p->pages, &p->pages_eb);
   for (int k = 0; k < p->nlevels && !st; k++) drop_level_file(&p->lv[k]);
   return st;
 }
@@ -976,32 +944,26 @@ sscor_status sscor_pyramid_finish(sscor_pyramid *p) {
       st = sscor_fail(SSCOR_E_INTERNAL, "%s: level %d got %u of %d tiles", p->path, k,
                       p->lv[k].done, p->lv[k].cols * p->lv[k].rows);
   level *l0 = &p->lv[0];
-  TIFF *out = p->out ? p->out : l0->tif;
-  sscor_tiff_errbuf *oeb = p->out ? &p->out_eb : &l0->eb;
-  if (p->out) {
+  TIFF *out = p->pages ? p->pages : l0->tif;
+  sscor_tiff_errbuf *oeb = p->pages ? &p->pages_eb : &l0->eb;
+  if (p->pages) {
     if (!st) st = gather_pages(p);
   } else {
     if (!st && !TIFFWriteDirectory(l0->tif))
       st = sscor_fail(SSCOR_E_IO, "%s: cannot write: %s", p->path,
-                      l0->eb.msg[0] ? l0->eb.msg : "directory write failed");
+                      sscor_tiff_why(&l0->eb, "directory write failed"));
     for (int k = 1; k < p->nlevels && !st; k++) {
       level *l = &p->lv[k];
       if (!(st = reopen_level(p, l)) && !(st = gather_level(p, l, -1, l0->tif, &l0->eb))) drop_level_file(l);
     }
   }
   if (!st && !TIFFFlush(out))
-    st = sscor_fail(SSCOR_E_IO, "%s: cannot write: %s", p->path, oeb->msg[0] ? oeb->msg : "flush failed");
+    st = sscor_fail(SSCOR_E_IO, "%s: cannot write: %s", p->path, sscor_tiff_why(oeb, "flush failed"));
   if (!st) {
     TIFFClose(out);
-    if (p->out) p->out = NULL;
+    if (p->pages) p->pages = NULL;
     else l0->tif = NULL;
-    if (rename(p->tmp_path, p->path) != 0)
-      st = sscor_fail(SSCOR_E_IO, "%s: cannot move the finished file into place: %s", p->path,
-                      strerror(errno));
-    else {
-      free(p->tmp_path);
-      p->tmp_path = NULL;
-    }
+    st = sscor_outfile_commit(&p->out); /* fsync, then into place */
   }
   free_all(p);
   return st;

@@ -26,8 +26,10 @@
  * ImageDescription (replacing `description`). Every level then goes through
  * a temporary file, whose tiles are copied into the pages at the end.
  *
- * The file appears at `path` only when complete (temporary name + rename);
- * on error or abort the temporary files are removed and `path` is untouched. */
+ * The file appears at `path` only when complete (core/fileio.h: written
+ * unnamed, linked into place by finish); the reduced levels and the parked
+ * tiles live in unlinked scratch files. So on error, abort or a killed
+ * process nothing is left and `path` is untouched. */
 #ifndef SSCOR_PYRAMID_H
 #define SSCOR_PYRAMID_H
 

@@ -9,9 +9,12 @@
 
 #include "status.h"
 
-/* Last libtiff error text for a handle opened here ("" when none). */
+/* Last libtiff error text for a handle opened here ("" when none), and for
+ * sscor_tiff_fdopen the file and why its first failed write failed. */
 typedef struct {
   char msg[512];
+  int fd;          /* sscor_tiff_fdopen's descriptor, else -1 */
+  int write_errno; /* errno of the first failed write (0: none) */
 } sscor_tiff_errbuf;
 
 /* Opens path with libtiff in mode ("rm": read without mapping the file, which
@@ -19,6 +22,15 @@ typedef struct {
  * libtiff errors into *eb (which must outlive the handle; warnings dropped).
  * On failure returns NULL; eb->msg says why when libtiff said. */
 TIFF *sscor_tiff_open(const char *path, const char *mode, sscor_tiff_errbuf *eb);
+
+/* Opens an open descriptor (read/write as mode says) with libtiff; `name`
+ * is for messages. The descriptor stays the caller's: TIFFClose leaves it
+ * open. Failed writes record their errno in eb->write_errno, which libtiff's
+ * own messages ("Write error at scanline ...") leave out. */
+TIFF *sscor_tiff_fdopen(int fd, const char *name, const char *mode, sscor_tiff_errbuf *eb);
+/* Why a handle's operation failed, for messages: the failed write's
+ * strerror, else libtiff's message, else `fallback`. */
+const char *sscor_tiff_why(const sscor_tiff_errbuf *eb, const char *fallback);
 
 /* 1 when the first bytes of path are a TIFF or BigTIFF header. */
 int sscor_file_is_tiff(const char *path);

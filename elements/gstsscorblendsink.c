@@ -14,6 +14,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "fileio.h"
 #include "gstsscormeta.h"
 
 GST_DEBUG_CATEGORY_STATIC(sscor_blendsink_debug);
@@ -138,6 +139,10 @@ static gboolean start(GstBaseSink *bsink) {
   s->src_pages = FALSE;
   if (!s->location || !*s->location) {
     GST_ELEMENT_ERROR(s, RESOURCE, NOT_FOUND, ("No output file given (set location)"), (NULL));
+    return FALSE;
+  }
+  if (sscor_check_output(s->location, NULL)) { /* a folder, an unwritable one: before any data */
+    GST_ELEMENT_ERROR(s, RESOURCE, OPEN_WRITE, ("%s", sscor_last_error()), (NULL));
     return FALSE;
   }
   return TRUE;
@@ -275,10 +280,9 @@ static GstFlowReturn render(GstBaseSink *bsink, GstBuffer *buf) {
       ret = GST_FLOW_ERROR;
       goto out;
     }
-    if (m->overlap >= (guint)MIN(tile.width, tile.height)) {
-      GST_ELEMENT_ERROR(s, STREAM, FORMAT,
-                        ("%s: tile overlap %u is not smaller than the %dx%d tiles", s->location,
-                         m->overlap, tile.width, tile.height),
+    if (m->overlap > G_MAXINT ||
+        sscor_tile_overlap_check(tile.width, tile.height, (int)m->overlap)) {
+      GST_ELEMENT_ERROR(s, STREAM, FORMAT, ("%s: tile meta: %s", s->location, sscor_last_error()),
                         (NULL));
       reset(s);
       ret = GST_FLOW_ERROR;
@@ -399,7 +403,8 @@ static void gst_sscor_blendsink_class_init(GstSscorBlendSinkClass *klass) {
       oc, PROP_LOCATION,
       g_param_spec_string("location", "Location",
                           "Pyramidal TIFF to write; it appears only when complete (written "
-                          "under a temporary name, then renamed)",
+                          "unnamed in its folder, linked into place at the end: a stopped or "
+                          "killed pipeline leaves nothing)",
                           NULL, rw));
   g_object_class_install_property(
       oc, PROP_COMPRESSION,

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blend.h"
 #include "gstsscormeta.h"
 
 GST_DEBUG_CATEGORY_STATIC(sscor_slidesrc_debug);
@@ -235,8 +236,8 @@ static gboolean start(GstBaseSrc *bsrc) {
                           "%s: tile size %dx%d is larger than the image (%" G_GINT64_FORMAT
                           "x%" G_GINT64_FORMAT " at level %d); use smaller tiles",
                           s->location, tw, th, s->rw, s->rh, s->level);
-  if (ov < 0 || ov >= tw || ov >= th)
-    return SETTINGS_ERROR(s, "%s: overlap %d must be smaller than the tile size %dx%d", s->location, ov, tw, th);
+  if (sscor_tile_overlap_check(tw, th, ov))
+    return SETTINGS_ERROR(s, "%s: %s", s->location, sscor_last_error());
   if (!parse_channels(s)) return FALSE;
   GstVideoFormat fmt;
   int C = s->out_channels;
@@ -420,7 +421,7 @@ static void gst_sscor_slidesrc_class_init(GstSscorSlideSrcClass *klass) {
       oc, PROP_OVERLAP,
       g_param_spec_int("overlap", "Overlap",
                        "Pixels each tile shares with its right and lower neighbours "
-                       "(smaller than the tile size); tiles step by tile size - overlap",
+                       "(at most 3/4 of the tile size); tiles step by tile size - overlap",
                        0, G_MAXINT, 0, rw));
   g_object_class_install_property(
       oc, PROP_REGION_X,

@@ -82,17 +82,11 @@ static void settings_copy(const GstSscorTrainSettings *src, GstSscorTrainSetting
       src->checkpoint_location && *src->checkpoint_location ? g_strdup(src->checkpoint_location) : NULL;
 }
 
-/* A file can be created at path: its folder is writable and it is not a folder. */
+/* A file can be created at path (core/fileio.h: not a folder, its folder takes a new file). */
 static gboolean can_create(const gchar *path, gchar **why) {
-  if (g_file_test(path, G_FILE_TEST_IS_DIR)) {
-    *why = g_strdup_printf("%s is a folder", path);
-    return FALSE;
-  }
-  gchar *dir = g_path_get_dirname(path);
-  gboolean ok = access(dir, W_OK | X_OK) == 0;
-  if (!ok) *why = g_strdup_printf("cannot write into %s: %s", dir, g_strerror(errno));
-  g_free(dir);
-  return ok;
+  if (sscor_check_output(path, NULL) == SSCOR_OK) return TRUE;
+  *why = g_strdup(sscor_last_error());
+  return FALSE;
 }
 
 /* Refuses settings that cannot work, before any data flows. */

@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <gst/gst.h>
-#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -19,6 +18,7 @@
 
 #include "cli.h"
 #include "correct.h"
+#include "fileio.h"
 #include "trainer.h"
 #include "gst_pipeline.h"
 
@@ -64,8 +64,9 @@ static char *apply_pipeline(const char *in, const char *model, const char *out, 
 
 /* sscorslidesrc ! sscorsample ! sscortrain: what `train` runs. Learning
  * off: the model is sscorsample's analysis (geometry + seam-aware
- * flat-field). */
-static char *train_pipeline(const char *in, const char *model, const opts_t *o) {
+ * flat-field). The model goes to the file `model`, or with model_fd >= 0
+ * through fdsink into that descriptor. */
+static char *train_pipeline(const char *in, const char *model, int model_fd, const opts_t *o) {
   GString *g = source(in, o);
   g_string_append(g, " ! sscorsample");
   if (o->scale) g_string_append_printf(g, " scale=%d", o->scale);
@@ -88,14 +89,18 @@ static char *train_pipeline(const char *in, const char *model, const opts_t *o) 
     sscor_train_config cfg; /* the patch the preset trains on */
     if (!sscor_train_preset(preset, 1, &cfg)) g_string_append_printf(g, " patch=%d", cfg.patch);
   }
-  g_string_append(g, " ! sscortrain location=");
-  sscor_gst_quote(g, model);
+  g_string_append(g, " ! sscortrain");
+  if (model_fd < 0) {
+    g_string_append(g, " location=");
+    sscor_gst_quote(g, model);
+  }
   g_string_append_printf(g, " preset=%s", o->learn ? preset : "flatfield");
   if (o->learn == 2) g_string_append(g, " flatfield-first=false");
   if (o->epochs) g_string_append_printf(g, " epochs=%d", o->epochs);
   if (o->budget > 0) g_string_append_printf(g, " budget=%g", o->budget);
   if (o->threads) g_string_append_printf(g, " threads=%d", o->threads);
   if (o->learn) g_string_append(g, " progress-interval=10");
+  if (model_fd >= 0) g_string_append_printf(g, " ! fdsink fd=%d", model_fd);
   return g_string_free(g, FALSE);
 }
 
@@ -132,18 +137,21 @@ static void train_message(const GstStructure *s, void *user) {
   }
 }
 
-/* Analyses IN (and trains G_C with --learn) into model_path, through the
- * pipeline train_pipeline prints. */
-static int do_train(const char *cmd, const char *in, const char *model_path, const opts_t *o) {
-  char *text = train_pipeline(in, model_path, o);
+/* Analyses IN (and trains G_C with --learn) into model_path (or model_fd,
+ * see train_pipeline), through the pipeline train_pipeline prints. */
+static int do_train(const char *cmd, const char *in, const char *model_path, int model_fd, const opts_t *o) {
+  char *text = train_pipeline(in, model_path, model_fd, o);
   double t0 = sscor_cli_now();
   int rc = sscor_gst_run(cmd, text, o->quiet, "train", NULL, train_message, (void *)o);
   g_free(text);
-  if (rc == SSCOR_EXIT_OK && access(model_path, F_OK)) {
+  struct stat sb;
+  if (rc == SSCOR_EXIT_OK && (model_fd < 0 ? access(model_path, F_OK) != 0
+                                           : fstat(model_fd, &sb) != 0 || sb.st_size == 0)) {
     fprintf(stderr, "sscor %s: the pipeline finished but wrote no %s\n", cmd, model_path);
     rc = SSCOR_EXIT_FAIL;
   }
-  if (rc == SSCOR_EXIT_OK && !o->quiet) fprintf(stderr, "model: %s (%.1f s)\n", model_path, sscor_cli_now() - t0);
+  if (rc == SSCOR_EXIT_OK && !o->quiet)
+    fprintf(stderr, "model: %s (%.1f s)\n", model_fd < 0 ? model_path : "in memory", sscor_cli_now() - t0);
   return rc;
 }
 
@@ -158,31 +166,27 @@ static int do_apply(const char *cmd, const char *in, const char *model, const ch
   return rc;
 }
 
-/* Fails before any analysis when OUT's folder cannot take the file, so a
- * typo costs seconds, not a whole slide's work. */
-static int check_output_dir(const char *cmd, const char *out) {
-  char *dir = g_path_get_dirname(out);
-  int ok = access(dir, W_OK | X_OK) == 0;
-  if (!ok) fprintf(stderr, "sscor %s: %s: cannot write into %s: %s\n", cmd, out, dir, strerror(errno));
-  g_free(dir);
-  return ok ? SSCOR_EXIT_OK : SSCOR_EXIT_FAIL;
-}
-
 static int do_correct(const char *cmd, const char *in, const char *out, const opts_t *o) {
-  if (check_output_dir(cmd, out)) return SSCOR_EXIT_FAIL;
+  /* before any analysis: a typo costs seconds, not a whole slide's work */
+  if (sscor_check_output(out, in) || (o->model && sscor_check_output(o->model, in)) ||
+      (o->save_geom && sscor_check_output(o->save_geom, in)))
+    return sscor_cli_fail(cmd);
   double t0 = sscor_cli_now();
+  /* no model asked for: it passes in memory, so nothing is left on any exit */
   char *tmp = NULL;
-  const char *model = o->model;
-  if (!model) {
-    tmp = g_strdup_printf("%s.model.%d.sscor", out, (int)getpid());
-    model = tmp;
+  int fd = -1;
+  if (!o->model) {
+    if ((fd = sscor_memory_fd("sscor-model")) < 0) {
+      fprintf(stderr, "sscor %s: cannot hold the model in memory: %s\n", cmd, strerror(errno));
+      return SSCOR_EXIT_FAIL;
+    }
+    tmp = g_strdup_printf("/proc/self/fd/%d", fd);
   }
-  int rc = do_train(cmd, in, model, o);
+  const char *model = tmp ? tmp : o->model;
+  int rc = do_train(cmd, in, model, fd, o);
   if (!rc) rc = do_apply(cmd, in, model, out, o);
-  if (tmp) {
-    unlink(tmp);
-    g_free(tmp);
-  }
+  if (fd >= 0) close(fd);
+  g_free(tmp);
   if (!rc && !o->quiet) fprintf(stderr, "done: %s (%.1f s)\n", out, sscor_cli_now() - t0);
   return rc;
 }
@@ -234,7 +238,7 @@ static const char *USAGE_CORRECT =
     "pyramidal TIFF OUT (train + apply in one go). OUT appears only when complete.\n"
     "  -g, --geometry FILE  explicit geometry instead of detection\n"
     "  --save-geometry FILE write the geometry used\n"
-    "  -m, --model FILE     keep the model in FILE (default: a temporary file)\n"
+    "  -m, --model FILE     keep the model in FILE (default: it stays in memory)\n"
     "  --scale N  --tile N  --threads N   as for train/apply\n"
     "  --channels LIST      channels to correct and write, e.g. 0,2 (default: all; every\n"
     "                       channel gets its own flat-field on the shared tile geometry)\n"
@@ -244,6 +248,7 @@ static const char *USAGE_BATCH =
     "usage: sscor batch [options] OUTDIR IN...\n"
     "Runs 'sscor correct' on every IN, writing OUTDIR/NAME.tif; finished outputs are\n"
     "skipped unless --redo. Exit 1 when any file failed (the others are still done).\n"
+    "Inputs whose NAMEs are the same (d1/x.tif d2/x.svs) are refused before any work.\n"
     "  --redo               redo outputs that already exist\n"
     "  --scale N  --tile N  --threads N  -q   as for correct\n"
     USAGE_MODEL_OPTIONS;
@@ -410,7 +415,8 @@ int sscor_cmd_train(int argc, char **argv) {
   opts_t o;
   int rc, i = parse(cmd, USAGE_TRAIN, argc, argv, &o, &rc);
   if (i < 0 || operands(cmd, argc, i, 2, &rc)) return rc;
-  return do_train(cmd, argv[i], argv[i + 1], &o);
+  if (sscor_check_output(argv[i + 1], argv[i])) return sscor_cli_fail(cmd);
+  return do_train(cmd, argv[i], argv[i + 1], -1, &o);
 }
 
 int sscor_cmd_apply(int argc, char **argv) {
@@ -419,6 +425,7 @@ int sscor_cmd_apply(int argc, char **argv) {
   int rc, i = parse(cmd, USAGE_APPLY, argc, argv, &o, &rc);
   if (i < 0 || operands(cmd, argc, i, 2, &rc)) return rc;
   if (!o.model) return sscor_cli_usage_error(cmd, "--model is required");
+  if (sscor_check_output(argv[i + 1], argv[i])) return sscor_cli_fail(cmd);
   sscor_model m;
   if (sscor_model_load(o.model, &m)) return sscor_cli_fail(cmd); /* clear message before any pipeline */
   sscor_model_clear(&m);
@@ -431,6 +438,16 @@ int sscor_cmd_correct(int argc, char **argv) {
   int rc, i = parse(cmd, USAGE_CORRECT, argc, argv, &o, &rc);
   if (i < 0 || operands(cmd, argc, i, 2, &rc)) return rc;
   return do_correct(cmd, argv[i], argv[i + 1], &o);
+}
+
+/* OUTDIR/NAME.tif for IN = .../NAME.EXT (g_free it). */
+static char *batch_output(const char *dir, const char *in) {
+  char *base = g_path_get_basename(in);
+  char *dot = strrchr(base, '.');
+  if (dot && dot != base) *dot = 0;
+  char *out = g_strdup_printf("%s/%s.tif", dir, base);
+  g_free(base);
+  return out;
 }
 
 int sscor_cmd_batch(int argc, char **argv) {
@@ -447,24 +464,31 @@ int sscor_cmd_batch(int argc, char **argv) {
     fprintf(stderr, "sscor %s: %s: not a folder\n", cmd, dir);
     return SSCOR_EXIT_FAIL;
   }
+  int n = argc - i - 1;
+  char **outs = g_new0(char *, n + 1);
+  for (int k = 0; k < n; k++) outs[k] = batch_output(dir, argv[i + 1 + k]);
+  /* two inputs of one name would share an output: refuse before any work */
+  for (int a = 0; a < n; a++)
+    for (int b = a + 1; b < n; b++)
+      if (!strcmp(outs[a], outs[b])) {
+        rc = sscor_cli_usage_error(cmd, "%s and %s would both be written to %s: give them different names",
+                                   argv[i + 1 + a], argv[i + 1 + b], outs[a]);
+        g_strfreev(outs);
+        return rc;
+      }
   int failed = 0, done = 0, skipped = 0;
-  for (int k = i + 1; k < argc; k++) {
-    char *copy = g_strdup(argv[k]);
-    char *base = basename(copy);
-    char *dot = strrchr(base, '.');
-    if (dot && dot != base) *dot = 0;
-    char *out = g_strdup_printf("%s/%s.tif", dir, base);
-    g_free(copy);
+  for (int k = 0; k < n && !sscor_gst_stopped(); k++) {
+    const char *in = argv[i + 1 + k], *out = outs[k];
     if (!o.redo && !access(out, F_OK)) {
       if (!o.quiet) fprintf(stderr, "skip: %s exists (use --redo)\n", out);
       skipped++;
     } else {
-      if (!o.quiet) fprintf(stderr, "[%d/%d] %s -> %s\n", k - i, argc - i - 1, argv[k], out);
-      if (do_correct(cmd, argv[k], out, &o)) failed++;
+      if (!o.quiet) fprintf(stderr, "[%d/%d] %s -> %s\n", k + 1, n, in, out);
+      if (do_correct(cmd, in, out, &o)) failed++;
       else done++;
     }
-    g_free(out);
   }
+  g_strfreev(outs);
   fprintf(stderr, "batch: %d corrected, %d skipped, %d failed\n", done, skipped, failed);
   return failed ? SSCOR_EXIT_FAIL : SSCOR_EXIT_OK;
 }

@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "degrade.h"
+#include "fileio.h"
 #include "metrics.h"
 #include "slide.h"
 
@@ -81,6 +82,25 @@ static void json_num(double v) {
 }
 
 #ifdef SSCOR_HAVE_CAIRO
+/* The PNG in memory, then one atomic write. */
+typedef struct {
+  uint8_t *p;
+  size_t len, cap;
+} png_buf;
+
+static cairo_status_t png_append(void *user, const unsigned char *data, unsigned int n) {
+  png_buf *b = user;
+  if (b->len + n > b->cap) {
+    size_t cap = (b->len + n) * 2;
+    uint8_t *q = realloc(b->p, cap);
+    if (!q) return CAIRO_STATUS_NO_MEMORY;
+    b->p = q, b->cap = cap;
+  }
+  memcpy(b->p + b->len, data, n);
+  b->len += n;
+  return CAIRO_STATUS_SUCCESS;
+}
+
 static sscor_status plot_profiles(const char *path, double *prof[3], int n, const char *title) {
   const int W = 1000, H = 420, L = 80, R = 20, T = 40, B = 50;
   const char *labels[3] = {"input", "corrected", "truth"};
@@ -145,22 +165,15 @@ static sscor_status plot_profiles(const char *path, double *prof[3], int n, cons
     cairo_show_text(cr, labels[k]);
   }
   cairo_destroy(cr);
-  size_t len = strlen(path) + 32;
-  char *tmp = malloc(len);
-  if (!tmp) {
-    cairo_surface_destroy(s);
-    return sscor_fail(SSCOR_E_NOMEM, "out of memory");
-  }
-  snprintf(tmp, len, "%s.tmp%ld.png", path, (long)getpid());
-  cairo_status_t cs = cairo_surface_write_to_png(s, tmp);
+  png_buf png = {0};
+  cairo_status_t cs = cairo_surface_write_to_png_stream(s, png_append, &png);
   cairo_surface_destroy(s);
   sscor_status st = SSCOR_OK;
   if (cs != CAIRO_STATUS_SUCCESS)
     st = sscor_fail(SSCOR_E_IO, "%s: cannot write the plot: %s", path, cairo_status_to_string(cs));
-  else if (rename(tmp, path) != 0)
-    st = sscor_fail(SSCOR_E_IO, "%s: cannot rename into place: %s", path, strerror(errno));
-  if (st) unlink(tmp);
-  free(tmp);
+  else
+    st = sscor_write_file_atomic(path, png.p, png.len);
+  free(png.p);
   return st;
 }
 #endif

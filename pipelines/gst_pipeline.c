@@ -1,7 +1,9 @@
 /* Running GStreamer pipelines from the `sscor` tool; see gst_pipeline.h. */
 #include "gst_pipeline.h"
 
+#include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -59,9 +61,43 @@ void sscor_cli_progress(int quiet, const char *what, double frac, double t0, int
   }
 }
 
+/* SIGINT, SIGTERM, SIGHUP while a pipeline runs: the loop below stops it
+ * (the sink drops its unfinished file) and the run fails; the command
+ * cleans up and main() dies of the same signal, so a calling shell or
+ * batch loop sees what happened. A second signal during the stop acts at
+ * once (SA_RESETHAND). */
+static volatile sig_atomic_t stop_signal;
+static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP};
+
+static void on_stop_signal(int sig) { stop_signal = sig; }
+
+/* Installs (on) or takes back the handler; a signal ignored when we came
+ * (nohup, a background job of a script) stays ignored. */
+static void catch_stop_signals(int on) {
+  static struct sigaction saved[3];
+  static int caught[3];
+  for (size_t i = 0; i < sizeof stop_signals / sizeof *stop_signals; i++) {
+    if (!on) {
+      if (caught[i]) sigaction(stop_signals[i], &saved[i], NULL);
+      caught[i] = 0;
+      continue;
+    }
+    if (sigaction(stop_signals[i], NULL, &saved[i]) || saved[i].sa_handler == SIG_IGN) continue;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    caught[i] = sigaction(stop_signals[i], &sa, NULL) == 0;
+  }
+}
+
+int sscor_gst_stopped(void) { return stop_signal; }
+
 int sscor_gst_run(const char *cmd, const char *text, int quiet, const char *what, sscor_gst_setup_fn setup,
                   sscor_gst_message_fn on_message, void *user) {
-  if (sscor_gst_ready(cmd)) return SSCOR_EXIT_FAIL;
+  if (stop_signal || sscor_gst_ready(cmd)) return SSCOR_EXIT_FAIL;
+  catch_stop_signals(1);
   if (!quiet) fprintf(stderr, "pipeline: gst-launch-1.0 %s\n", text);
   GError *err = NULL;
   GstElement *p = gst_parse_launch(text, &err);
@@ -69,6 +105,7 @@ int sscor_gst_run(const char *cmd, const char *text, int quiet, const char *what
     fprintf(stderr, "sscor %s: cannot build the pipeline: %s\n", cmd, err ? err->message : "unknown error");
     g_clear_error(&err);
     if (p) gst_object_unref(p);
+    catch_stop_signals(0);
     return SSCOR_EXIT_FAIL;
   }
   if (setup) setup(p, user);
@@ -76,10 +113,11 @@ int sscor_gst_run(const char *cmd, const char *text, int quiet, const char *what
   double t0 = sscor_cli_now();
   GstBus *bus = gst_element_get_bus(p);
   if (gst_element_set_state(p, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) rc = SSCOR_EXIT_FAIL;
-  for (int done = 0; !done;) {
-    GstMessage *m = gst_bus_timed_pop_filtered(bus, GST_CLOCK_TIME_NONE,
+  for (int done = 0; !done && !stop_signal;) {
+    /* a short wait, so a signal is seen soon after it comes */
+    GstMessage *m = gst_bus_timed_pop_filtered(bus, 100 * GST_MSECOND,
                                                GST_MESSAGE_ERROR | GST_MESSAGE_EOS | GST_MESSAGE_ELEMENT);
-    if (!m) break;
+    if (!m) continue;
     switch (GST_MESSAGE_TYPE(m)) {
     case GST_MESSAGE_ERROR: {
       GError *e = NULL;
@@ -109,6 +147,12 @@ int sscor_gst_run(const char *cmd, const char *text, int quiet, const char *what
   gst_element_set_state(p, GST_STATE_NULL);
   gst_object_unref(bus);
   gst_object_unref(p);
+  catch_stop_signals(0);
+  if (stop_signal) {
+    if (!quiet && isatty(2)) fputc('\n', stderr);
+    fprintf(stderr, "sscor %s: stopped by %s; unfinished files removed\n", cmd, strsignal(stop_signal));
+    return SSCOR_EXIT_FAIL;
+  }
   if (rc == SSCOR_EXIT_OK) sscor_cli_progress(quiet, what, 1.0, t0, &last);
   return rc;
 }

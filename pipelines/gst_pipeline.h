@@ -26,5 +26,9 @@ typedef void (*sscor_gst_message_fn)(const GstStructure *s, void *user);
  * error; returns an SSCOR_EXIT_* code. */
 int sscor_gst_run(const char *cmd, const char *text, int quiet, const char *what, sscor_gst_setup_fn setup,
                   sscor_gst_message_fn on_message, void *user);
+/* The signal (SIGINT, SIGTERM, SIGHUP) that stopped a run, else 0. The run
+ * returned SSCOR_EXIT_FAIL, later runs fail at once, and main() dies of
+ * that signal once the command has cleaned up. */
+int sscor_gst_stopped(void);
 
 #endif

@@ -1,12 +1,14 @@
 /* `sscor`: one command-line tool, one sub-command per task. */
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "gst_pipeline.h"
 
 static const sscor_command commands[] = {
     {"correct", "correct a stitched image end to end: detect, estimate, correct, write the pyramid", sscor_cmd_correct},
@@ -75,6 +77,9 @@ static void prefer_passive_openmp(char **argv) {
 
 int main(int argc, char **argv) {
   prefer_passive_openmp(argv);
+  /* past a file-size limit (ulimit -f) write() then fails with EFBIG, "File
+   * too large", and the error path removes the unfinished file */
+  signal(SIGXFSZ, SIG_IGN);
   if (argc < 2) {
     usage(stderr);
     return SSCOR_EXIT_USAGE;
@@ -88,7 +93,15 @@ int main(int argc, char **argv) {
     return SSCOR_EXIT_OK;
   }
   for (size_t i = 0; i < NCOMMANDS; i++)
-    if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    if (!strcmp(argv[1], commands[i].name)) {
+      int rc = commands[i].run(argc - 1, argv + 1);
+      int sig = sscor_gst_stopped();
+      if (sig) { /* the command has cleaned up: now end as the signal asked */
+        signal(sig, SIG_DFL);
+        raise(sig);
+      }
+      return rc;
+    }
   fprintf(stderr, "sscor: unknown command '%s'\n\n", argv[1]);
   usage(stderr);
   return SSCOR_EXIT_USAGE;

@@ -75,7 +75,8 @@ static void round_trip(void) {
   CHECK(l.synthesiser && l.synthesiser->cfg.depth == 1);
   /* no temporary left behind */
   char tmp[600];
-  snprintf(tmp, sizeof tmp, "%s.tmp.%d", p, (int)getpid());
+  path_in(tmp, sizeof tmp, ".model.sscor.part-");
+  snprintf(tmp + strlen(tmp), sizeof tmp - strlen(tmp), "%d", (int)getpid());
   CHECK(access(tmp, F_OK) != 0);
 
   /* same output from the loaded network */

@@ -159,7 +159,7 @@ expect_fail "bad channel" "channels=" \
   sscorslidesrc location="$in/gray8.tif" tile-width=64 tile-height=64 channels=3 ! $(sink)
 expect_fail "region outside" "region" \
   sscorslidesrc location="$in/gray8.tif" region-x=500 region-width=100 ! $(sink)
-expect_fail "unwritable output" "cannot create" \
+expect_fail "unwritable output" "cannot write into /nonexistent-dir" \
   sscorslidesrc location="$in/gray8.tif" tile-width=64 tile-height=64 \
   ! sscorblendsink location=/nonexistent-dir/out.tif
 expect_fail "stream ends early" "incomplete" \
