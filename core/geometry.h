@@ -148,6 +148,9 @@ typedef struct {
   double pitch_x, pitch_y;               /* tile pitch found (full-res px), 0 if none */
   double mean_step;                      /* mean |log step| across detected tile edges */
   int edges_refined;                     /* edges refined at full resolution */
+  size_t work_cells;                     /* elements of the largest working array (angle
+                                            bins, frame, tile candidates): a small multiple of
+                                            the coarse image's pixels whatever its shape */
   char summary[256];                     /* one line for people: what was found or why not */
 } sscor_detect_report;
 

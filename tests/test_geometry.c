@@ -172,6 +172,69 @@ static void test_clean_image(void) {
   sscor_image_free(&img);
 }
 
+/* Long thin images: the right stripes, and detection's working arrays bounded
+ * by the pixels (the angle bins once spanned the circumscribed square: for
+ * 4000x128 some 23 cells per pixel). */
+static void long_case(int w, int h, int vertical) {
+  sscor_geometry g;
+  CHECK(sscor_geometry_init(&g, w, h) == SSCOR_OK);
+  if (vertical)
+    CHECK(sscor_geometry_set_grid(&g, 0, 0, 250, h, w / 250, 1, 250, h) == SSCOR_OK);
+  else
+    CHECK(sscor_geometry_set_grid(&g, 0, 0, w, 250, 1, h / 250, w, 250) == SSCOR_OK);
+  /* horizontal: the vertical case's image transposed */
+  sscor_geometry gv;
+  CHECK(sscor_geometry_init(&gv, vertical ? w : h, vertical ? h : w) == SSCOR_OK);
+  CHECK(sscor_geometry_set_grid(&gv, 0, 0, 250, gv.height, gv.width / 250, 1, 250, gv.height) ==
+        SSCOR_OK);
+  sscor_image img, iv, coarse;
+  CHECK(sscor_image_alloc(&iv, gv.width, gv.height, 1, SSCOR_F32) == SSCOR_OK);
+  synth_render(&gv, SYNTH_RAMP_U, 0.3, NULL, &iv);
+  CHECK(sscor_image_alloc(&img, w, h, 1, SSCOR_F32) == SSCOR_OK);
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++)
+      sscor_image_set(&img, x, y, 0, sscor_image_get(&iv, vertical ? x : y, vertical ? y : x, 0));
+  sscor_image_free(&iv);
+  sscor_geometry_free(&gv);
+  CHECK(sscor_downsample(&img, 1, &coarse) == SSCOR_OK);
+  sscor_geometry det;
+  sscor_detect_report rep;
+  CHECK(sscor_detect_geometry(&coarse, 1, w, h, sscor_image_region_reader, &img, NULL, &det,
+                              &rep) == SSCOR_OK);
+  int m = count_matched(&g, &det, 2.0);
+  double cells = (double)rep.work_cells / ((double)w * h);
+  printf("%dx%d: %s; matched %d/%d; %.2f working cells per pixel\n", w, h, rep.summary, m,
+         g.n_tiles, cells);
+  CHECK(det.orientation == g.orientation);
+  CHECK_MSG(m >= g.n_tiles - 1 && det.n_tiles == g.n_tiles, "%dx%d: %d of %d tiles", w, h, m,
+            g.n_tiles);
+  CHECK_MSG(rep.work_cells > 0 && cells <= 3.0, "%dx%d: %zu working cells", w, h, rep.work_cells);
+  sscor_geometry_free(&det);
+  sscor_geometry_free(&g);
+  sscor_image_free(&coarse);
+  sscor_image_free(&img);
+}
+
+static void test_long_thin(void) {
+  long_case(4000, 128, 1);
+  long_case(128, 4000, 0);
+  /* a 16-px strip: an answer (stripes or none), quickly, in bounded memory */
+  sscor_image img;
+  CHECK(sscor_image_alloc(&img, 20000, 16, 1, SSCOR_F32) == SSCOR_OK);
+  for (int y = 0; y < 16; y++)
+    for (int x = 0; x < 20000; x++)
+      sscor_image_set(&img, x, y, 0, (float)(synth_content(x, y) * (1 - 0.3 * (x % 250 + 0.5) / 250)));
+  sscor_geometry det;
+  sscor_detect_report rep;
+  CHECK(sscor_detect_geometry(&img, 1, 20000, 16, sscor_image_region_reader, &img, NULL, &det,
+                              &rep) == SSCOR_OK);
+  printf("20000x16: %s; %zu working cells\n", rep.summary, rep.work_cells);
+  CHECK(rep.work_cells > 0 && rep.work_cells <= 3u * 20000 * 16);
+  CHECK(det.angle_deg == 0.0); /* no angle is searched at 1250:1 */
+  sscor_geometry_free(&det);
+  sscor_image_free(&img);
+}
+
 static void test_model(void) {
   sscor_geometry g;
   CHECK(sscor_geometry_init(&g, 300, 200) == SSCOR_OK);
@@ -336,5 +399,6 @@ int main(void) {
   test_format();
   test_clean_image();
   test_detection();
+  test_long_thin();
   return CHECK_DONE();
 }
