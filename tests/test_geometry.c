@@ -235,6 +235,82 @@ static void test_long_thin(void) {
   sscor_image_free(&img);
 }
 
+/* The seam index gives the brute-force scan's distance and nearest seam, on
+ * random grids (jittered, rotated, with explicit seams) at random points,
+ * inside the image and beyond it. */
+static double rnd(uint64_t *r) {
+  *r = *r * 6364136223846793005ull + 1442695040888963407ull;
+  return (double)(*r >> 11) * (1.0 / 9007199254740992.0);
+}
+
+static void test_seam_index(void) {
+  uint64_t r = 12345;
+  int bad = 0, total = 0;
+  for (int trial = 0; trial < 40; trial++) {
+    int w = 200 + (int)(rnd(&r) * 3000), h = 100 + (int)(rnd(&r) * 3000);
+    sscor_geometry g;
+    CHECK(sscor_geometry_init(&g, w, h) == SSCOR_OK);
+    int tile = 16 + (int)(rnd(&r) * 400), nx = w / tile + 1 + (int)(rnd(&r) * 2), ny = h / tile + 1;
+    g.angle_deg = trial % 3 == 0 ? 0.0 : (rnd(&r) - 0.5) * 40;
+    g.orientation = trial % 4 == 1 ? SSCOR_ORIENT_VERTICAL : SSCOR_ORIENT_GRID;
+    if (trial % 5 == 4) nx = ny = 0; /* explicit seams only */
+    for (int j = 0; j < (g.orientation == SSCOR_ORIENT_VERTICAL ? 1 : ny); j++)
+      for (int i = 0; i < nx; i++)
+        CHECK(sscor_geometry_add_tile(&g, i * tile * 0.9 + rnd(&r) * 6 - 3, j * tile * 0.9 + rnd(&r) * 6 - 3,
+                                      tile, g.orientation == SSCOR_ORIENT_VERTICAL ? h : tile) == SSCOR_OK);
+    for (int k = 0; k < (int)(rnd(&r) * 20); k++) {
+      double a = rnd(&r) * w;
+      CHECK(sscor_geometry_add_seam(&g, rnd(&r) < 0.5, rnd(&r) * w, a, a + 1 + rnd(&r) * w) == SSCOR_OK);
+    }
+    sscor_seam *s;
+    int n;
+    sscor_seam_index *ix;
+    CHECK(sscor_geometry_seams(&g, &s, &n) == SSCOR_OK);
+    CHECK(sscor_seam_index_build(&g, s, n, &ix) == SSCOR_OK);
+    for (int q = 0; q < 3000; q++) {
+      /* some points exactly on pixel centres of seams' ends, most anywhere */
+      double x = rnd(&r) * (w + 400) - 200, y = rnd(&r) * (h + 400) - 200;
+      if (q % 7 == 0) x = floor(x) + 0.5, y = floor(y) + 0.5;
+      int nb, ni;
+      double db = sscor_seam_distance(&g, s, n, x, y, &nb);
+      double di = sscor_seam_index_distance(ix, x, y, &ni);
+      total++;
+      if (db != di || nb != ni) {
+        if (bad++ < 5) printf("seam index: trial %d (%d seams) at %g,%g: %.17g #%d, scan %.17g #%d\n",
+                              trial, n, x, y, di, ni, db, nb);
+      }
+    }
+    sscor_seam_index_free(ix);
+    free(s);
+    sscor_geometry_free(&g);
+  }
+  CHECK_MSG(bad == 0, "seam index: %d of %d lookups differ from the scan", bad, total);
+}
+
+/* A geometry file with more tiles or seams than its image can hold is
+ * refused at the first one too many, naming the line and the limit. */
+static void test_absurd_counts(void) {
+  size_t cap = 64 << 20, len = 0;
+  char *t = malloc(cap);
+  len += (size_t)snprintf(t + len, cap - len, "sscor-geometry 1\nimage 1024 1024\norientation grid\ntile-size 16 16\n");
+  for (int i = 0; i < 20000; i++)
+    len += (size_t)snprintf(t + len, cap - len, "tile %d %d\n", (i * 8) % 1008, (i / 126) * 8 % 1008);
+  sscor_geometry g;
+  CHECK(sscor_geometry_parse(t, "many.geom", &g) == SSCOR_E_FORMAT);
+  int max = sscor_geometry_max_tiles(1024, 1024);
+  char want[160];
+  snprintf(want, sizeof want, "many.geom:%d: more tiles than a 1024x1024 image can hold: at most %d",
+           4 + max + 1, max);
+  CHECK_MSG(strstr(sscor_last_error(), want) != NULL, "got \"%s\"", sscor_last_error());
+  CHECK(max < 20000);
+  len = (size_t)snprintf(t, cap, "sscor-geometry 1\nimage 100 100\n");
+  for (int i = 0; i < 1000; i++) len += (size_t)snprintf(t + len, cap - len, "seam v %d 0 100\n", i % 100);
+  CHECK(sscor_geometry_parse(t, "seams.geom", &g) == SSCOR_E_FORMAT);
+  CHECK_MSG(strstr(sscor_last_error(), "seams.geom:803: more seams than a 100x100 image can hold: at most 800"),
+            "got \"%s\"", sscor_last_error());
+  free(t);
+}
+
 static void test_model(void) {
   sscor_geometry g;
   CHECK(sscor_geometry_init(&g, 300, 200) == SSCOR_OK);
@@ -311,13 +387,33 @@ static void test_format(void) {
       {"hello 1\n", ":1: not a geometry file"},
       {"sscor-geometry 2\n", ":1: unsupported geometry format version 2"},
       {"sscor-geometry 1\ntile 0 0\n", ":2: \"tile\" before the \"image W H\" record"},
-      {"sscor-geometry 1\nimage 100 x\n", ":2: expected \"image WIDTH HEIGHT\""},
+      {"sscor-geometry 1\nimage 100 x\n", ":2: image height \"x\" is not a whole number"},
+      {"sscor-geometry 1\nimage 100\n", ":2: expected \"image WIDTH HEIGHT\""},
+      {"sscor-geometry 1\nimage -5 100\n", ":2: image size -5x100 is out of range (1..1048576)"},
       {"sscor-geometry 1\nimage 100 100\n\n# c\ntile 1 2\n", ":5: tile without a size"},
-      {"sscor-geometry 1\nimage 100 100\ntile-size 10 10\ntile 1 2 3\n", ":4: expected \"tile X Y [W H]\""},
-      {"sscor-geometry 1\nimage 100 100\ntile-size 10 10\ntile 500 2\n", ":4: tile 500,2 size 10x10 lies outside"},
+      {"sscor-geometry 1\nimage 100 100\ntile-size 20 20\ntile 1 2 3\n", ":4: expected \"tile X Y [W H]\""},
+      {"sscor-geometry 1\nimage 100 100\ntile-size 20 20\ntile 500 2\n", ":4: tile 500,2 size 20x20 lies outside"},
+      {"sscor-geometry 1\nimage 100 100\ntile -50 -50 20 20\n", ":3: tile -50,-50 size 20x20 lies outside"},
+      {"sscor-geometry 1\nimage 100 100\ntile 10 10 -50 -50\n", ":3: tile size -50x-50 is not positive"},
+      {"sscor-geometry 1\nimage 100 100\ntile 10 10 0 20\n", ":3: tile size 0x20 is not positive"},
+      {"sscor-geometry 1\nimage 100 100\ntile 10 10 4 4\n", ":3: tile size 4x4 is below the 16-px minimum"},
+      {"sscor-geometry 1\nimage 100 100\ntile 10 10 3000000 20\n", ":3: tile size 3000000x20 is over the"},
+      {"sscor-geometry 1\nimage 100 100\ntile 10 10 1e12 20\n", ":3: tile width \"1e12\" is not a whole number"},
+      {"sscor-geometry 1\nimage 100 100\ntile 10 10 20.5 20\n", ":3: tile width \"20.5\" is not a whole number"},
+      {"sscor-geometry 1\nimage 100 100\ntile abc 10 20 20\n", ":3: tile X \"abc\" is not a finite number"},
+      {"sscor-geometry 1\nimage 100 100\ntile 10 nan 20 20\n", ":3: tile Y \"nan\" is not a finite number"},
+      {"sscor-geometry 1\nimage 100 100\ntile 10 inf 20 20\n", ":3: tile Y \"inf\" is not a finite number"},
+      {"sscor-geometry 1\nimage 100 100\ntile 1e300 10 20 20\n", ":3: tile position 1e+300,10 is out of range"},
+      {"sscor-geometry 1\nimage 100 100\ntile-size -50 -50\n", ":3: tile size -50x-50 is not positive"},
+      {"sscor-geometry 1\nimage 100 100\ntile-size 8 x\n", ":3: tile-size height \"x\" is not a whole number"},
+      {"sscor-geometry 1\nimage 100 100\nseam v 1e300 0 5\n", ":3: seam 1e+300 from 0 to 5 is out of range"},
+      {"sscor-geometry 1\nimage 100 100\nseam v 5 zero 5\n", ":3: seam start \"zero\" is not a finite number"},
+      {"sscor-geometry 1\nimage 100 100\nregion -5 0 10 10\n", ":3: geometry: region -5,0 size 10x10 does not lie"},
+      {"sscor-geometry 1\nimage 100 100\nregion 0 0 1.5 10\n", ":3: region width \"1.5\" is not a whole number"},
       {"sscor-geometry 1\nimage 100 100\norientation diagonal\n", ":3: expected \"orientation"},
       {"sscor-geometry 1\nimage 100 100\nangle 90\n", ":3: angle 90 is out of range"},
-      {"sscor-geometry 1\nimage 100 100\nangle nan\n", ":3: expected \"angle DEGREES\""},
+      {"sscor-geometry 1\nimage 100 100\nangle nan\n", ":3: angle \"nan\" is not a finite number"},
+      {"sscor-geometry 1\nimage 100 100\nangle\n", ":3: expected \"angle DEGREES\""},
       {"sscor-geometry 1\nimage 100 100\nseam x 1 2 3\n", ":3: expected \"seam v|h"},
       {"sscor-geometry 1\nimage 100 100\nseam v 1 5 3\n", ":3: seam extent 5..3 is empty"},
       {"sscor-geometry 1\nimage 100 100\nregion 90 90 20 20\n", ":3: geometry: region 90,90 size 20x20 does not lie"},
@@ -325,7 +421,7 @@ static void test_format(void) {
       {"sscor-geometry 1\nimage 100 100\nwobble 3\n", ":3: unknown record \"wobble\""},
       {"sscor-geometry 1\nimage 100 100\nimage 100 100\n", ":3: second \"image\" record"},
       {"sscor-geometry 1\n", ":2: no \"image WIDTH HEIGHT\" record"},
-      {"sscor-geometry 1\nimage 100 100\ntile-size 10 10\ntile 0 0\ntile 5 5\n", "orientation none"},
+      {"sscor-geometry 1\nimage 100 100\ntile-size 20 20\ntile 0 0\ntile 5 5\n", "orientation none"},
   };
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
     sscor_status st = sscor_geometry_parse(bad[i].text, "g.txt", &r);
@@ -400,5 +496,7 @@ int main(void) {
   test_clean_image();
   test_detection();
   test_long_thin();
+  test_seam_index();
+  test_absurd_counts();
   return CHECK_DONE();
 }
