@@ -47,17 +47,19 @@ PY
   echo "$out"
 }
 
-# prints "seconds peak_MB result" of the median run
+# prints "seconds cpu_seconds peak_MB result" of the median run (cpu: user + system, which
+# other work on shared cores disturbs less than the wall time)
 measure() { # sscor-binary input
-  local times=() rss=() res=""
+  local times=() cpus=() rss=() res=""
   for ((i = 0; i < repeat; i++)); do
     local rc=0
     /usr/bin/time -v timeout "$limit" "$1" detect "$2" >"$scratch/out.txt" 2>"$scratch/log" || rc=$?
     if [ $rc = 124 ]; then
-      echo "timeout $(awk -F': ' '/Maximum resident set size/{printf "%.0f", $2/1024}' "$scratch/log") timeout"
+      echo "timeout - $(awk -F': ' '/Maximum resident set size/{printf "%.0f", $2/1024}' "$scratch/log") timeout"
       return
     fi
     times+=("$(awk -F': ' '/Elapsed \(wall clock\)/{n=split($2,a,":"); t=0; for(i=1;i<=n;i++) t=t*60+a[i]; print t}' "$scratch/log")")
+    cpus+=("$(awk -F': ' '/User time|System time/{t+=$2} END{printf "%.2f", t}' "$scratch/log")")
     rss+=("$(awk -F': ' '/Maximum resident set size/{printf "%.0f", $2/1024}' "$scratch/log")")
     if [ $rc = 0 ]; then
       res=$(awk '/^tile-size/{print "tiles_" $2 "x" $3}' "$scratch/out.txt")
@@ -69,22 +71,25 @@ measure() { # sscor-binary input
   done
   local mid=$((repeat / 2))
   echo "$(printf '%s\n' "${times[@]}" | sort -g | sed -n "$((mid + 1))p")" \
+    "$(printf '%s\n' "${cpus[@]}" | sort -g | sed -n "$((mid + 1))p")" \
     "$(printf '%s\n' "${rss[@]}" | sort -g | sed -n "$((mid + 1))p")" "${res:-?}"
 }
 
 if [ -n "$ref" ]; then
-  printf '%-11s %9s %8s %-16s %9s %8s %-16s %7s\n' shape ref_s ref_MB ref_result s MB result ref/this
+  printf '%-11s %8s %8s %7s %-15s %8s %8s %7s %-15s %8s\n' shape ref_s ref_cpu ref_MB ref_result \
+    s cpu MB result ref/this
 else
-  printf '%-11s %9s %8s %-16s\n' shape s MB result
+  printf '%-11s %8s %8s %7s %-15s\n' shape s cpu MB result
 fi
 for shape in "${shapes[@]}"; do
   in=$(make_input "$shape")
-  read -r s mb res < <(measure "$build/pipelines/sscor" "$in")
+  read -r s cpu mb res < <(measure "$build/pipelines/sscor" "$in")
   if [ -n "$ref" ]; then
-    read -r rs rmb rres < <(measure "$ref/pipelines/sscor" "$in")
-    ratio=$(awk -v a="$rs" -v b="$s" 'BEGIN{ if (a+0 > 0 && b+0 > 0) printf "%.1f", a/b; else if (a == "timeout") printf ">%.0f", '"$limit"'/b; else print "-" }')
-    printf '%-11s %9s %8s %-16s %9s %8s %-16s %7s\n' "$shape" "$rs" "$rmb" "$rres" "$s" "$mb" "$res" "$ratio"
+    read -r rs rcpu rmb rres < <(measure "$ref/pipelines/sscor" "$in")
+    ratio=$(awk -v a="$rs" -v b="$s" 'BEGIN{ if (a+0 > 0 && b+0 > 0) printf "%.1f", a/b; else if (a == "timeout" && b+0 > 0) printf ">%.0f", '"$limit"'/b; else print "-" }')
+    printf '%-11s %8s %8s %7s %-15s %8s %8s %7s %-15s %8s\n' "$shape" "$rs" "$rcpu" "$rmb" "$rres" \
+      "$s" "$cpu" "$mb" "$res" "$ratio"
   else
-    printf '%-11s %9s %8s %-16s\n' "$shape" "$s" "$mb" "$res"
+    printf '%-11s %8s %8s %7s %-15s\n' "$shape" "$s" "$cpu" "$mb" "$res"
   fi
 done
