@@ -159,6 +159,9 @@ typedef struct {
                              the texture, not by periodicity: works with 2 tiles per axis
                              (one seam line) and few tiles, where periodicity has too few
                              pairs; tiles are the cells between the lines (0 = periodicity) */
+  int angle_known;        /* 1: take `angle` instead of searching: a second call on the same
+                             coarse image (the other detector) reuses report->angle_searched */
+  double angle;
 } sscor_detect_params;
 
 void sscor_detect_params_default(sscor_detect_params *p);
@@ -168,6 +171,8 @@ typedef struct {
   double pitch_x, pitch_y;               /* tile pitch found (full-res px), 0 if none */
   double mean_step;                      /* mean |log step| across detected tile edges */
   int edges_refined;                     /* edges refined at full resolution */
+  double angle_searched;                 /* the frame angle the search chose (kept when no
+                                            stripes are found; see angle_known) */
   size_t work_cells;                     /* elements of the largest working array (angle
                                             bins, frame, tile candidates): a small multiple of
                                             the coarse image's pixels whatever its shape */

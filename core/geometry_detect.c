@@ -1002,6 +1002,9 @@ sscor_status sscor_detect_geometry(const sscor_image *coarse, int scale, int ful
   if (coarse->width < 16 || coarse->height < 16)
     return sscor_fail(SSCOR_E_INVALID, "detect: coarse image %dx%d is too small (16x16 at least)",
                       coarse->width, coarse->height);
+  if (params->angle_known && !(fabs(params->angle) <= params->max_angle_deg))
+    return sscor_fail(SSCOR_E_INVALID, "detect: known angle %g is outside 0..+-%g degrees",
+                      params->angle, params->max_angle_deg);
   if (params->max_angle_deg < 0 || params->max_angle_deg > 45)
     return sscor_fail(SSCOR_E_INVALID, "detect: max angle %g is out of range (0..45 degrees)",
                       params->max_angle_deg);
@@ -1023,8 +1026,11 @@ sscor_status sscor_detect_geometry(const sscor_image *coarse, int scale, int ful
 
   /* Rotation centre: the full image's, in coarse units. */
   double ccx = full_w * 0.5 / scale, ccy = full_h * 0.5 / scale;
-  double angle = find_angle(L, cw, ch, fmin(params->max_angle_deg, frame_angle_limit(cw, ch)),
-                            &report->work_cells);
+  double angle = params->angle_known
+                     ? params->angle
+                     : find_angle(L, cw, ch, fmin(params->max_angle_deg, frame_angle_limit(cw, ch)),
+                                  &report->work_cells);
+  report->angle_searched = angle;
   if ((st = build_frame(L, data, cw, ch, angle, ccx, ccy, &f))) goto fail;
   note_cells(report, (size_t)(f.fw + 1) * (f.fh + 1));
 

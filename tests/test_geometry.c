@@ -209,6 +209,20 @@ static void long_case(int w, int h, int vertical) {
   CHECK_MSG(m >= g.n_tiles - 1 && det.n_tiles == g.n_tiles, "%dx%d: %d of %d tiles", w, h, m,
             g.n_tiles);
   CHECK_MSG(rep.work_cells > 0 && cells <= 3.0, "%dx%d: %zu working cells", w, h, rep.work_cells);
+  /* the angle of the first call, given to a second: the same tiles */
+  sscor_detect_params dp;
+  sscor_detect_params_default(&dp);
+  dp.angle_known = 1;
+  dp.angle = rep.angle_searched;
+  sscor_geometry again;
+  CHECK(sscor_detect_geometry(&coarse, 1, w, h, sscor_image_region_reader, &img, &dp, &again,
+                              NULL) == SSCOR_OK);
+  CHECK(again.n_tiles == det.n_tiles && again.angle_deg == det.angle_deg &&
+        memcmp(again.tiles, det.tiles, sizeof *det.tiles * (size_t)det.n_tiles) == 0);
+  sscor_geometry_free(&again);
+  dp.angle = 30; /* beyond max_angle_deg */
+  CHECK(sscor_detect_geometry(&coarse, 1, w, h, NULL, NULL, &dp, &again, NULL) == SSCOR_E_INVALID);
+  CHECK(strstr(sscor_last_error(), "known angle 30") != NULL);
   sscor_geometry_free(&det);
   sscor_geometry_free(&g);
   sscor_image_free(&coarse);
