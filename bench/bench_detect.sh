@@ -87,7 +87,7 @@ for shape in "${shapes[@]}"; do
   if [ -n "$ref" ]; then
     read -r rs rcpu rmb rres < <(measure "$ref/pipelines/sscor" "$in")
     # CPU seconds: the wall time on shared cores mostly measures the neighbours
-    ratio=$(awk -v a="$rcpu" -v b="$cpu" -v rs="$rs" 'BEGIN{ if (a+0 > 0 && b+0 > 0) printf "%.1f", a/b; else if (rs == "timeout" && b+0 > 0) printf ">%.0f", '"$limit"'/b; else print "-" }')
+    ratio=$(awk -v a="$rcpu" -v b="$cpu" -v rs="$rs" 'BEGIN{ if (a+0 > 0 && b+0 > 0) printf "%.1f", a/b; else if (rs == "timeout") print "ref_timeout"; else print "-" }')
     printf '%-11s %8s %8s %7s %-15s %8s %8s %7s %-15s %8s\n' "$shape" "$rs" "$rcpu" "$rmb" "$rres" \
       "$s" "$cpu" "$mb" "$res" "$ratio"
   else
