@@ -570,14 +570,23 @@ static sscor_status analyse(const char *name, int W, int H, sscor_region_reader 
     sscor_detect_report best_det;
     sscor_flatfield_report best_flat;
     memset(&best_g, 0, sizeof best_g);
+    int have_angle = 0;
+    double angle = 0;
     for (int attempt = p->detect.lines ? 1 : 0; attempt < 2; attempt++) {
       sscor_detect_params dp = p->detect;
       dp.lines = attempt;
+      /* both detectors search the same angle on the same image: once */
+      if (have_angle && !dp.angle_known) {
+        dp.angle_known = 1;
+        dp.angle = angle;
+      }
       sscor_geometry_free(g);
       memset(g, 0, sizeof *g);
       if ((st = sscor_detect_geometry(&coarse, scale, W, H, reader, user, &dp, g,
                                       &rep->detect)))
         break;
+      have_angle = 1;
+      angle = rep->detect.angle_searched;
       if (g->n_tiles < 2 || g->orientation == SSCOR_ORIENT_NONE) {
         st = sscor_fail(SSCOR_E_INVALID, "%s: no stripes found (%s)", name, rep->detect.summary);
       } else {

@@ -680,6 +680,7 @@ sscor_status sscor_flatfield_estimate(const sscor_geometry *g, const sscor_image
   float *vals = NULL, *band = NULL;
   size_t band_cap = 0;
   sscor_seam *seams = NULL;
+  sscor_seam_index *six = NULL;
   int nseams = 0;
   double *A = NULL, *rhs = NULL, *gd = NULL, *res = NULL;
   int *gi = NULL, *mark = NULL;
@@ -731,6 +732,7 @@ sscor_status sscor_flatfield_estimate(const sscor_geometry *g, const sscor_image
 
   /* Observations. */
   if ((st = sscor_geometry_seams(g, &seams, &nseams))) goto fail;
+  if ((st = sscor_seam_index_build(g, seams, nseams, &six))) goto fail;
   int ngroups = 0;
   if (reader)
     for (int i = 0; i < nseams; i++)
@@ -750,7 +752,7 @@ sscor_status sscor_flatfield_estimate(const sscor_geometry *g, const sscor_image
         float c0 = ((const float *)sscor_image_row(coarse, y))[x];
         if (!(c0 >= fg) || !(c0 - dark > 0)) continue;
         double px = (x + 0.5) * scale, py = (y + 0.5) * scale;
-        if (sscor_seam_distance(g, seams, nseams, px, py, NULL) < clear) continue;
+        if (sscor_seam_index_distance(six, px, py, NULL) < clear) continue;
         for (int dir = 0; dir < 2; dir++) {
           /* Along stripes that span the image there is one tile: the
              content's own trend along them (a slide's large-scale shading)
@@ -762,12 +764,15 @@ sscor_status sscor_flatfield_estimate(const sscor_geometry *g, const sscor_image
           float c1 = ((const float *)sscor_image_row(coarse, y2))[x2];
           if (!(c1 >= fg) || !(c1 - dark > 0)) continue;
           double qx = (x2 + 0.5) * scale, qy = (y2 + 0.5) * scale;
-          if (sscor_seam_distance(g, seams, nseams, qx, qy, NULL) < clear) continue;
+          if (sscor_seam_index_distance(six, qx, qy, NULL) < clear) continue;
           /* both ends inside the same tiles: seams between them would be
              crossed (a lag of 2 blocks can jump a thin overlap band) */
           int ta[MAX_COVER], tb[MAX_COVER];
-          int na = sscor_geometry_tiles_at(g, px, py, ta, MAX_COVER);
-          int nb = sscor_geometry_tiles_at(g, qx, qy, tb, MAX_COVER);
+          double pu, pv, qu, qv;
+          sscor_geometry_to_frame(g, px, py, &pu, &pv);
+          sscor_geometry_to_frame(g, qx, qy, &qu, &qv);
+          int na = tiles_at_frame(ff, pu, pv, ta, MAX_COVER);
+          int nb = tiles_at_frame(ff, qu, qv, tb, MAX_COVER);
           if (na != nb || na == 0 || memcmp(ta, tb, sizeof(int) * (size_t)na)) continue;
           int gx = x / gblk, gy = y / gblk;
           obs o = {(float)px, (float)py, (float)qx, (float)qy, (float)px, (float)py,
@@ -995,6 +1000,7 @@ cleanup:
   free(L.o);
   free(vals);
   free(band);
+  sscor_seam_index_free(six);
   free(seams);
   free(A);
   free(rhs);

@@ -187,20 +187,152 @@ sscor_status sscor_geometry_seams(const sscor_geometry *g, sscor_seam **out, int
   return SSCOR_OK;
 }
 
+/* Distance from frame point (u,v) to one seam segment. */
+static double seam_dist(const sscor_seam *s, double u, double v) {
+  double across = s->vertical ? u - s->pos : v - s->pos;
+  double along = s->vertical ? v : u;
+  double out = along < s->from ? s->from - along : along > s->to ? along - s->to : 0.0;
+  return sqrt(across * across + out * out);
+}
+
 double sscor_seam_distance(const sscor_geometry *g, const sscor_seam *seams, int n, double x,
                            double y, int *nearest) {
   double u, v, best = 1e30;
   int bi = -1;
   sscor_geometry_to_frame(g, x, y, &u, &v);
   for (int i = 0; i < n; i++) {
-    const sscor_seam *s = &seams[i];
-    double across = s->vertical ? u - s->pos : v - s->pos;
-    double along = s->vertical ? v : u;
-    double out = along < s->from ? s->from - along : along > s->to ? along - s->to : 0.0;
-    double d = sqrt(across * across + out * out);
+    double d = seam_dist(&seams[i], u, v);
     if (d < best) {
       best = d;
       bi = i;
+    }
+  }
+  if (nearest) *nearest = bi;
+  return best;
+}
+
+struct sscor_seam_index {
+  const sscor_geometry *g;
+  const sscor_seam *seams;
+  double u0, v0, c; /* grid origin and cell side, frame coordinates */
+  int ncu, ncv;
+  int *start, *list; /* cell k holds seams list[start[k] .. start[k+1]) */
+};
+
+static int cell_of(double x, double x0, double c, int nc) {
+  double k = floor((x - x0) / c);
+  return k < 0 ? 0 : k >= nc ? nc - 1 : (int)k;
+}
+
+/* Cell range [*a, *b] x [*c0, *c1] of seam s. */
+static void seam_cells(const sscor_seam_index *ix, const sscor_seam *s, int *a, int *b, int *c0,
+                       int *c1) {
+  double u0 = s->vertical ? s->pos : s->from, u1 = s->vertical ? s->pos : s->to;
+  double v0 = s->vertical ? s->from : s->pos, v1 = s->vertical ? s->to : s->pos;
+  *a = cell_of(u0, ix->u0, ix->c, ix->ncu);
+  *b = cell_of(u1, ix->u0, ix->c, ix->ncu);
+  *c0 = cell_of(v0, ix->v0, ix->c, ix->ncv);
+  *c1 = cell_of(v1, ix->v0, ix->c, ix->ncv);
+}
+
+sscor_status sscor_seam_index_build(const sscor_geometry *g, const sscor_seam *seams, int n,
+                                    sscor_seam_index **out) {
+  sscor_seam_index *ix = calloc(1, sizeof *ix);
+  if (!ix) return sscor_fail(SSCOR_E_NOMEM, "geometry: out of memory for a seam index");
+  ix->g = g;
+  ix->seams = seams;
+  double umin = 0, umax = 1, vmin = 0, vmax = 1, len = 0;
+  for (int i = 0; i < n; i++) {
+    const sscor_seam *s = &seams[i];
+    double a0 = s->vertical ? s->pos : s->from, a1 = s->vertical ? s->pos : s->to;
+    double b0 = s->vertical ? s->from : s->pos, b1 = s->vertical ? s->to : s->pos;
+    if (i == 0 || a0 < umin) umin = a0;
+    if (i == 0 || a1 > umax) umax = a1;
+    if (i == 0 || b0 < vmin) vmin = b0;
+    if (i == 0 || b1 > vmax) vmax = b1;
+    len += s->to - s->from;
+  }
+  /* About one seam per cell, and seams spanning a few cells each: memory and
+     build time stay a small multiple of n. */
+  int m = n > 0 ? n : 1;
+  double c = sqrt((umax - umin + 1) * (vmax - vmin + 1) / m);
+  if (c < len / (4.0 * m)) c = len / (4.0 * m);
+  if (c < 1) c = 1;
+  ix->u0 = umin;
+  ix->v0 = vmin;
+  ix->c = c;
+  ix->ncu = (int)fmin(floor((umax - umin) / c) + 1, 1e6);
+  ix->ncv = (int)fmin(floor((vmax - vmin) / c) + 1, 1e6);
+  size_t ncell = (size_t)ix->ncu * ix->ncv;
+  ix->start = calloc(ncell + 1, sizeof *ix->start);
+  if (!ix->start) goto nomem;
+  for (int pass = 0; pass < 2; pass++) {
+    for (int i = 0; i < n; i++) {
+      int a, b, c0, c1;
+      seam_cells(ix, &seams[i], &a, &b, &c0, &c1);
+      for (int cv = c0; cv <= c1; cv++)
+        for (int cu = a; cu <= b; cu++) {
+          size_t k = (size_t)cv * ix->ncu + cu;
+          if (pass == 0) ix->start[k + 1]++;
+          else ix->list[ix->start[k]++] = i;
+        }
+    }
+    if (pass == 0) {
+      for (size_t k = 0; k < ncell; k++) ix->start[k + 1] += ix->start[k];
+      if (!(ix->list = malloc(sizeof *ix->list * ((size_t)ix->start[ncell] + 1)))) goto nomem;
+    }
+  }
+  /* the fill advanced every start to the next cell's: shift back */
+  memmove(ix->start + 1, ix->start, ncell * sizeof *ix->start);
+  ix->start[0] = 0;
+  *out = ix;
+  return SSCOR_OK;
+nomem:
+  sscor_seam_index_free(ix);
+  return sscor_fail(SSCOR_E_NOMEM, "geometry: out of memory for a seam index of %d seams", n);
+}
+
+void sscor_seam_index_free(sscor_seam_index *ix) {
+  if (!ix) return;
+  free(ix->start);
+  free(ix->list);
+  free(ix);
+}
+
+/* Rings of cells around the query's cell, nearest first; a ring r cells out
+ * holds nothing nearer than (r - 1) cells, so the search stops there. Ties go
+ * to the lowest index, as in sscor_seam_distance. */
+double sscor_seam_index_distance(const sscor_seam_index *ix, double x, double y, int *nearest) {
+  double u, v, best = 1e30;
+  int bi = -1;
+  sscor_geometry_to_frame(ix->g, x, y, &u, &v);
+  double fu = floor((u - ix->u0) / ix->c), fv = floor((v - ix->v0) / ix->c);
+  fu = fmax(-1e6, fmin(fu, 2e6));
+  fv = fmax(-1e6, fmin(fv, 2e6));
+  int qu = (int)fu, qv = (int)fv;
+  int rmin = 0, rmax = 0;
+  int d[4] = {-qu, qu - (ix->ncu - 1), -qv, qv - (ix->ncv - 1)};
+  for (int k = 0; k < 4; k++) {
+    if (d[k] > rmin) rmin = d[k];
+    if (abs(d[k]) > rmax) rmax = abs(d[k]);
+  }
+  for (int r = rmin; r <= rmax; r++) {
+    if (r >= 1 && best <= (r - 1) * ix->c * 0.999) break;
+    for (int cv = qv - r; cv <= qv + r; cv++) {
+      if (cv < 0 || cv >= ix->ncv) continue;
+      int edge = cv == qv - r || cv == qv + r, step = edge ? 1 : 2 * r;
+      for (int cu = qu - r; cu <= qu + r; cu += step > 0 ? step : 1) {
+        if (cu < 0 || cu >= ix->ncu) continue;
+        size_t k = (size_t)cv * ix->ncu + cu;
+        for (int j = ix->start[k]; j < ix->start[k + 1]; j++) {
+          int i = ix->list[j];
+          double dd = seam_dist(&ix->seams[i], u, v);
+          if (dd < best || (dd == best && i < bi)) {
+            best = dd;
+            bi = i;
+          }
+        }
+      }
     }
   }
   if (nearest) *nearest = bi;
@@ -322,6 +454,26 @@ static int inum(const char *tok, int *v) {
   return 1;
 }
 
+int sscor_geometry_max_tiles(int width, int height) {
+  long n = 4L * (width / SSCOR_GEOMETRY_MIN_TILE + 2) * (height / SSCOR_GEOMETRY_MIN_TILE + 2);
+  return n > 100000000L ? 100000000 : (int)n;
+}
+
+int sscor_geometry_max_seams(int width, int height) { return 4 * (width + height); }
+
+/* NULL when w x h is a usable tile size, else what is wrong with it. */
+static const char *tile_size_problem(int w, int h, char *buf, size_t n) {
+  if (w <= 0 || h <= 0)
+    snprintf(buf, n, "tile size %dx%d is not positive", w, h);
+  else if (w < SSCOR_GEOMETRY_MIN_TILE || h < SSCOR_GEOMETRY_MIN_TILE)
+    snprintf(buf, n, "tile size %dx%d is below the %d-px minimum", w, h, SSCOR_GEOMETRY_MIN_TILE);
+  else if (w > SSCOR_IMAGE_MAX_SIDE || h > SSCOR_IMAGE_MAX_SIDE)
+    snprintf(buf, n, "tile size %dx%d is over the %d-px limit", w, h, SSCOR_IMAGE_MAX_SIDE);
+  else
+    return NULL;
+  return buf;
+}
+
 #define PFAIL(...)                                                                     \
   do {                                                                                 \
     char m_[512];                                                                      \
@@ -329,6 +481,12 @@ static int inum(const char *tok, int *v) {
     st = sscor_fail(SSCOR_E_FORMAT, "%s:%d: %s", name, lineno, m_);                    \
     goto done;                                                                         \
   } while (0)
+/* Field i of the record as a number, or a message naming it. */
+#define NUM(i, what, var)                                                              \
+  if (!num(tok[i], &(var))) PFAIL("%s \"%s\" is not a finite number", what, tok[i])
+#define INUM(i, what, var)                                                             \
+  if (!inum(tok[i], &(var)))                                                           \
+  PFAIL("%s \"%s\" is not a whole number (within +-2e9)", what, tok[i])
 
 sscor_status sscor_geometry_parse(const char *text, const char *name, sscor_geometry *g) {
   sscor_status st = SSCOR_OK;
@@ -336,6 +494,7 @@ sscor_status sscor_geometry_parse(const char *text, const char *name, sscor_geom
   char *copy = strdup(text);
   if (!copy) return sscor_fail(SSCOR_E_NOMEM, "%s: out of memory", name);
   int lineno = 0, have_header = 0, have_image = 0, tw = 0, th = 0;
+  char why[160];
   char *save_line = NULL;
   /* strtok_r skips empty lines, so count lines by hand. */
   char *line = copy;
@@ -364,9 +523,11 @@ sscor_status sscor_geometry_parse(const char *text, const char *name, sscor_geom
     if (strcmp(tok[0], "image") == 0) {
       int w, h;
       if (have_image) PFAIL("second \"image\" record");
-      if (nt != 3 || !inum(tok[1], &w) || !inum(tok[2], &h))
-        PFAIL("expected \"image WIDTH HEIGHT\" with integer sizes");
-      if (sscor_geometry_init(g, w, h)) PFAIL("image size %dx%d is out of range", w, h);
+      if (nt != 3) PFAIL("expected \"image WIDTH HEIGHT\"");
+      INUM(1, "image width", w);
+      INUM(2, "image height", h);
+      if (sscor_geometry_init(g, w, h))
+        PFAIL("image size %dx%d is out of range (1..%d)", w, h, SSCOR_IMAGE_MAX_SIDE);
       have_image = 1;
       goto next;
     }
@@ -379,37 +540,68 @@ sscor_status sscor_geometry_parse(const char *text, const char *name, sscor_geom
       g->orientation = (sscor_orientation)o;
     } else if (strcmp(tok[0], "angle") == 0) {
       double a;
-      if (nt != 2 || !num(tok[1], &a)) PFAIL("expected \"angle DEGREES\"");
+      if (nt != 2) PFAIL("expected \"angle DEGREES\"");
+      NUM(1, "angle", a);
       if (fabs(a) > 45.0) PFAIL("angle %g is out of range (-45..45 degrees)", a);
       g->angle_deg = a;
     } else if (strcmp(tok[0], "tile-size") == 0) {
-      if (nt != 3 || !inum(tok[1], &tw) || !inum(tok[2], &th) || tw <= 0 || th <= 0)
-        PFAIL("expected \"tile-size WIDTH HEIGHT\" with positive integers");
+      if (nt != 3) PFAIL("expected \"tile-size WIDTH HEIGHT\"");
+      INUM(1, "tile-size width", tw);
+      INUM(2, "tile-size height", th);
+      if (tile_size_problem(tw, th, why, sizeof why)) PFAIL("%s", why);
       g->tile_w = tw;
       g->tile_h = th;
     } else if (strcmp(tok[0], "tile") == 0) {
       double x, y;
       int w = tw, h = th;
-      if ((nt != 3 && nt != 5) || !num(tok[1], &x) || !num(tok[2], &y) ||
-          (nt == 5 && (!inum(tok[3], &w) || !inum(tok[4], &h))))
-        PFAIL("expected \"tile X Y [W H]\"");
-      if (w <= 0 || h <= 0) PFAIL("tile without a size: give \"tile-size W H\" first or W H here");
+      if (nt != 3 && nt != 5) PFAIL("expected \"tile X Y [W H]\"");
+      NUM(1, "tile X", x);
+      NUM(2, "tile Y", y);
+      if (nt == 5) {
+        INUM(3, "tile width", w);
+        INUM(4, "tile height", h);
+      } else if (w == 0 && h == 0) {
+        PFAIL("tile without a size: give \"tile-size W H\" first or W H here");
+      }
+      if (tile_size_problem(w, h, why, sizeof why)) PFAIL("%s", why);
+      if (fabs(x) > SSCOR_IMAGE_MAX_SIDE || fabs(y) > SSCOR_IMAGE_MAX_SIDE)
+        PFAIL("tile position %g,%g is out of range (-%d..%d)", x, y, SSCOR_IMAGE_MAX_SIDE,
+              SSCOR_IMAGE_MAX_SIDE);
       if (x + w <= 0 || y + h <= 0 || x >= g->width || y >= g->height)
         PFAIL("tile %g,%g size %dx%d lies outside the %dx%d image", x, y, w, h, g->width,
               g->height);
+      if (g->n_tiles >= sscor_geometry_max_tiles(g->width, g->height))
+        PFAIL("more tiles than a %dx%d image can hold: at most %d (tiles of %d px or more, 4 "
+              "deep)",
+              g->width, g->height, sscor_geometry_max_tiles(g->width, g->height),
+              SSCOR_GEOMETRY_MIN_TILE);
       if (sscor_geometry_add_tile(g, x, y, w, h)) PFAIL("%s", sscor_last_error());
     } else if (strcmp(tok[0], "seam") == 0) {
       double p, a, b;
-      if (nt != 5 || (strcmp(tok[1], "v") && strcmp(tok[1], "h")) || !num(tok[2], &p) ||
-          !num(tok[3], &a) || !num(tok[4], &b))
+      if (nt != 5 || (strcmp(tok[1], "v") && strcmp(tok[1], "h")))
         PFAIL("expected \"seam v|h POSITION FROM TO\"");
+      NUM(2, "seam position", p);
+      NUM(3, "seam start", a);
+      NUM(4, "seam end", b);
       if (b <= a) PFAIL("seam extent %g..%g is empty", a, b);
+      if (fabs(p) > SSCOR_IMAGE_MAX_SIDE || fabs(a) > SSCOR_IMAGE_MAX_SIDE ||
+          fabs(b) > SSCOR_IMAGE_MAX_SIDE)
+        PFAIL("seam %g from %g to %g is out of range (-%d..%d)", p, a, b, SSCOR_IMAGE_MAX_SIDE,
+              SSCOR_IMAGE_MAX_SIDE);
+      if (g->n_seams >= sscor_geometry_max_seams(g->width, g->height))
+        PFAIL("more seams than a %dx%d image can hold: at most %d", g->width, g->height,
+              sscor_geometry_max_seams(g->width, g->height));
       if (sscor_geometry_add_seam(g, tok[1][0] == 'v', p, a, b)) PFAIL("%s", sscor_last_error());
     } else if (strcmp(tok[0], "region") == 0) {
       int x, y, w, h, kind = 0;
-      if ((nt != 5 && nt != 6) || !inum(tok[1], &x) || !inum(tok[2], &y) || !inum(tok[3], &w) ||
-          !inum(tok[4], &h))
-        PFAIL("expected \"region X Y W H [focus|bubble|fringe|other]\"");
+      if (nt != 5 && nt != 6) PFAIL("expected \"region X Y W H [focus|bubble|fringe|other]\"");
+      INUM(1, "region X", x);
+      INUM(2, "region Y", y);
+      INUM(3, "region width", w);
+      INUM(4, "region height", h);
+      if (g->n_regions >= sscor_geometry_max_tiles(g->width, g->height))
+        PFAIL("more regions than a %dx%d image can hold: at most %d", g->width, g->height,
+              sscor_geometry_max_tiles(g->width, g->height));
       if (nt == 6) {
         kind = -1;
         for (int i = 0; i < 4; i++)

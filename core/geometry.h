@@ -24,7 +24,10 @@
  *   region X Y W H [focus|bubble|fringe|other]   artifact rectangle (image)
  *   mask PATH                           artifact mask image (non-zero = artifact)
  *
- * Reading refuses a malformed file with "PATH:LINE: what is wrong". */
+ * Reading refuses a malformed file with "PATH:LINE: what is wrong", and
+ * counts beyond what the image can hold: tiles of SSCOR_GEOMETRY_MIN_TILE px
+ * at least, at most sscor_geometry_max_tiles() tiles (and regions),
+ * sscor_geometry_max_seams() explicit seams. */
 #ifndef SSCOR_GEOMETRY_H
 #define SSCOR_GEOMETRY_H
 
@@ -75,6 +78,12 @@ typedef struct {
   sscor_image mask;  /* optional, same size as the image, non-zero = artifact */
 } sscor_geometry;
 
+#define SSCOR_GEOMETRY_MIN_TILE 16 /* smallest tile side a geometry file may give */
+/* Most tiles a W x H image can hold (SSCOR_GEOMETRY_MIN_TILE px, 4 deep), and
+ * explicit seams (4 per pixel line). */
+int sscor_geometry_max_tiles(int width, int height);
+int sscor_geometry_max_seams(int width, int height);
+
 /* Empty geometry (no stripes) for a W x H image. */
 sscor_status sscor_geometry_init(sscor_geometry *g, int width, int height);
 void sscor_geometry_free(sscor_geometry *g);
@@ -97,9 +106,20 @@ void sscor_geometry_to_frame(const sscor_geometry *g, double x, double y, double
  * (edges on the image border are not seams). Caller frees *out. */
 sscor_status sscor_geometry_seams(const sscor_geometry *g, sscor_seam **out, int *n);
 /* Distance (pixels) from image point (x,y) to the nearest seam in `seams`;
- * a large value when there is none. */
+ * a large value when there is none. Scans every seam: for many points, use
+ * the index below. */
 double sscor_seam_distance(const sscor_geometry *g, const sscor_seam *seams, int n, double x,
                            double y, int *nearest);
+/* The same lookup indexed: seams bucketed on a grid of about one seam per
+ * cell, searched ring by ring from the point's cell, so a query reads a few
+ * cells on tiled geometries instead of every seam. Same distance and same
+ * nearest seam (ties: the lowest index) as sscor_seam_distance. g and seams
+ * must outlive the index. */
+typedef struct sscor_seam_index sscor_seam_index;
+sscor_status sscor_seam_index_build(const sscor_geometry *g, const sscor_seam *seams, int n,
+                                    sscor_seam_index **out);
+double sscor_seam_index_distance(const sscor_seam_index *ix, double x, double y, int *nearest);
+void sscor_seam_index_free(sscor_seam_index *ix);
 /* Indices of the tiles covering image point (x,y) (at most max), returns count. */
 int sscor_geometry_tiles_at(const sscor_geometry *g, double x, double y, int *idx, int max);
 /* 1 when (x,y) lies in an artifact region or the mask. */
@@ -139,6 +159,9 @@ typedef struct {
                              the texture, not by periodicity: works with 2 tiles per axis
                              (one seam line) and few tiles, where periodicity has too few
                              pairs; tiles are the cells between the lines (0 = periodicity) */
+  int angle_known;        /* 1: take `angle` instead of searching: a second call on the same
+                             coarse image (the other detector) reuses report->angle_searched */
+  double angle;
 } sscor_detect_params;
 
 void sscor_detect_params_default(sscor_detect_params *p);
@@ -148,6 +171,11 @@ typedef struct {
   double pitch_x, pitch_y;               /* tile pitch found (full-res px), 0 if none */
   double mean_step;                      /* mean |log step| across detected tile edges */
   int edges_refined;                     /* edges refined at full resolution */
+  double angle_searched;                 /* the frame angle the search chose (kept when no
+                                            stripes are found; see angle_known) */
+  size_t work_cells;                     /* elements of the largest working array (angle
+                                            bins, frame, tile candidates): a small multiple of
+                                            the coarse image's pixels whatever its shape */
   char summary[256];                     /* one line for people: what was found or why not */
 } sscor_detect_report;
 

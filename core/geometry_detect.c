@@ -181,20 +181,70 @@ static inline float sharp_step(const float *p, ptrdiff_t s) {
   return v > 8 * STEP_CLIP ? 8 * STEP_CLIP : v < -8 * STEP_CLIP ? -8 * STEP_CLIP : v;
 }
 
+/* Along-line range of the lines of one direction that the image reaches.
+ * Corners (a[i], b[i]) are the pixel-centre rectangle in frame coordinates,
+ * a across the lines, b along them; line L receives the pixels whose
+ * binning coordinate a - 0.25 + off floors to L-1 or L. For each line,
+ * first[L] and the prefix start[L] give its segments (along b, in units of
+ * seg of the binned coordinate b - 0.25 + off, clamped to [0, nb-2]): the
+ * convex rectangle's slab is clipped edge by edge, with a pixel of margin. */
+static void line_segments(const double a[4], const double b[4], double off, int seg, int nl,
+                          int nb, int *first, size_t *start) {
+  start[0] = 0;
+  for (int L = 0; L < nl; L++) {
+    double lo = L - 1 + 0.25 - off - 1, hi = L + 1 + 0.25 - off + 1, bmin = 1e300, bmax = -1e300;
+    for (int i = 0; i < 4; i++) {
+      int j = (i + 1) & 3;
+      double t0 = 0, t1 = 1;
+      if (a[i] == a[j]) {
+        if (a[i] < lo || a[i] > hi) continue;
+      } else {
+        double tl = (lo - a[i]) / (a[j] - a[i]), th = (hi - a[i]) / (a[j] - a[i]);
+        t0 = fmax(0, fmin(tl, th));
+        t1 = fmin(1, fmax(tl, th));
+        if (t0 > t1) continue;
+      }
+      double b0 = b[i] + t0 * (b[j] - b[i]), b1 = b[i] + t1 * (b[j] - b[i]);
+      bmin = fmin(bmin, fmin(b0, b1));
+      bmax = fmax(bmax, fmax(b0, b1));
+    }
+    double i0 = floor(bmin - 0.25 + off - 1), i1 = floor(bmax - 0.25 + off + 1);
+    if (i0 < 0) i0 = 0;
+    if (i1 > nb - 2) i1 = nb - 2;
+    int cnt = bmin <= bmax && i0 <= i1 ? (int)i1 / seg - (int)i0 / seg + 1 : 0;
+    first[L] = cnt ? (int)i0 / seg : 0;
+    start[L + 1] = start[L] + (size_t)cnt;
+  }
+}
+
 /* Angle score: coherence of projected log gradients along frame lines at
  * angle a: per (line, segment) bin, (sum^2 - sum of squares) / count is an
  * unbiased estimate of count * mean^2, so incoherent texture adds nothing
- * whatever the binning at this angle, and straight seams add their energy. */
-static double angle_score(const float *L, int w, int h, double a, int seg) {
+ * whatever the binning at this angle, and straight seams add their energy.
+ * Only the bins the image reaches are stored (a long thin image at an angle
+ * reaches a thin band of the circumscribed square): memory and work follow
+ * the pixels. *cells gets the largest accumulator used. */
+static double angle_score(const float *L, int w, int h, double a, int seg, size_t *cells) {
   rot r = make_rot(a, w * 0.5, h * 0.5);
   /* Frame coordinates of image points lie within the image's circumscribed box. */
   double diag = sqrt((double)w * w + (double)h * h);
   int off = (int)ceil((diag - fmin(w, h)) * 0.5) + 2;
-  int nu = w + 2 * off, nv = h + 2 * off, nsu = nu / seg + 1, nsv = nv / seg + 1;
-  size_t n1 = (size_t)nu * nsv, n2 = (size_t)nv * nsu;
-  /* per bin: sum of w*g, sum of (w*g)^2, sum of w */
-  double *su = calloc(n1 * 3, sizeof *su), *sv = calloc(n2 * 3, sizeof *sv);
-  double score = -1;
+  int nu = w + 2 * off, nv = h + 2 * off;
+  double cu[4], cv[4], px[4] = {3.5, w - 3.5, w - 3.5, 3.5}, py[4] = {3.5, 3.5, h - 3.5, h - 3.5};
+  for (int i = 0; i < 4; i++) rot_to_frame(&r, px[i], py[i], &cu[i], &cv[i]);
+  int *fu0 = malloc(sizeof(int) * ((size_t)nu + nv));
+  size_t *ou = malloc(sizeof(size_t) * ((size_t)nu + nv + 2)), *ov = ou ? ou + nu + 1 : NULL;
+  int *fv0 = fu0 ? fu0 + nu : NULL;
+  double *su = NULL, *sv = NULL, score = -1;
+  if (fu0 && ou) {
+    line_segments(cu, cv, off, seg, nu, nv, fu0, ou);
+    line_segments(cv, cu, off, seg, nv, nu, fv0, ov);
+    /* per bin: sum of w*g, sum of (w*g)^2, sum of w */
+    su = calloc(ou[nu] * 3 + 1, sizeof *su);
+    sv = calloc(ov[nv] * 3 + 1, sizeof *sv);
+    size_t n = (ou[nu] + ov[nv]) * 3;
+    if (cells && n > *cells) *cells = n;
+  }
   if (su && sv) {
     for (int y = 3; y < h - 3; y++)
       for (int x = 3; x < w - 3; x++) {
@@ -213,44 +263,46 @@ static double angle_score(const float *L, int w, int h, double a, int seg) {
         double gu = r.c * gx + r.s * gy, gv = -r.s * gx + r.c * gy;
         for (int k = 0; k < 2; k++) {
           double wk = k ? wu : 1 - wu;
-          size_t a1 = ((size_t)(iu + k) * nsv + (size_t)(iv / seg)) * 3;
+          size_t a1 = (ou[iu + k] + (size_t)(iv / seg - fu0[iu + k])) * 3;
           su[a1] += wk * gu;
           su[a1 + 1] += wk * wk * gu * gu;
           su[a1 + 2] += wk;
           wk = k ? wv : 1 - wv;
-          size_t a2 = ((size_t)(iv + k) * nsu + (size_t)(iu / seg)) * 3;
+          size_t a2 = (ov[iv + k] + (size_t)(iu / seg - fv0[iv + k])) * 3;
           sv[a2] += wk * gv;
           sv[a2 + 1] += wk * wk * gv * gv;
           sv[a2 + 2] += wk;
         }
       }
     score = 0;
-    for (size_t i = 0; i < n1; i++)
+    for (size_t i = 0; i < ou[nu]; i++)
       if (su[3 * i + 2] >= 1) score += (su[3 * i] * su[3 * i] - su[3 * i + 1]) / su[3 * i + 2];
-    for (size_t i = 0; i < n2; i++)
+    for (size_t i = 0; i < ov[nv]; i++)
       if (sv[3 * i + 2] >= 1) score += (sv[3 * i] * sv[3 * i] - sv[3 * i + 1]) / sv[3 * i + 2];
   }
   free(su);
   free(sv);
+  free(fu0);
+  free(ou);
   return score;
 }
 
-static double find_angle(const float *L, int w, int h, double max_deg) {
+static double find_angle(const float *L, int w, int h, double max_deg, size_t *cells) {
   if (max_deg <= 0) return 0.0;
   /* Short segments tolerate a wrong angle (coarse pass), long ones tell
      small angle errors apart (fine passes). */
   int seg = 16;
-  double best = 0, bs = angle_score(L, w, h, 0.0, seg);
+  double best = 0, bs = angle_score(L, w, h, 0.0, seg, cells);
   double step = 1.0;
   double centre = 0.0, range = max_deg;
   for (int pass = 0; pass < 3; pass++) {
     if (pass == 1) {
       seg = 48;
-      bs = angle_score(L, w, h, best, seg);
+      bs = angle_score(L, w, h, best, seg, cells);
     }
     for (double a = centre - range; a <= centre + range + 1e-9; a += step) {
       if (fabs(a) > max_deg + 1e-9) continue;
-      double s = angle_score(L, w, h, a, seg);
+      double s = angle_score(L, w, h, a, seg, cells);
       if (getenv("SSCOR_DETECT_DEBUG")) fprintf(stderr, "angle %d %.4f %.6g\n", seg, a, s);
       if (s > bs * (1 + 1e-9)) {
         bs = s;
@@ -262,8 +314,17 @@ static double find_angle(const float *L, int w, int h, double max_deg) {
     step /= 4;
   }
   /* Prefer exactly 0 when it is as good: avoids resampling axis-aligned images. */
-  if (fabs(best) <= 0.5 && angle_score(L, w, h, 0.0, seg) >= 0.95 * bs) best = 0.0;
+  if (fabs(best) <= 0.5 && angle_score(L, w, h, 0.0, seg, cells) >= 0.95 * bs) best = 0.0;
   return best;
+}
+
+/* The widest angle (whole degrees) whose frame, the rotated image's bounding
+ * box that every later stage holds, stays within 4x the pixels: area
+ * w*h + (w^2 + h^2) sin(2a)/2. No limit up to an aspect of about 17:1 at
+ * 10 degrees; 16000x512 gets 5, strips beyond about 170:1 none. */
+static double frame_angle_limit(int w, int h) {
+  double q = 6.0 * w * h / ((double)w * w + (double)h * h);
+  return q >= 1 ? 45.0 : floor(asin(q) * 90.0 / M_PI);
 }
 
 static sscor_status build_frame(const float *L, const uint8_t *data, int w, int h, double angle,
@@ -393,8 +454,9 @@ static double periodicity(const frame *f, int vertical, int minlag, int maxlag, 
   float *a = calloc((size_t)n, sizeof *a), *tmp = malloc((size_t)n * sizeof *tmp);
   double *ac = calloc((size_t)maxlag + 2, sizeof *ac), *acs = calloc((size_t)maxlag + 2, sizeof *acs);
   double *cnt = calloc((size_t)maxlag + 2, sizeof *cnt);
+  int *pks = malloc((size_t)n * sizeof *pks);
   double z = 0;
-  if (!a || !tmp || !ac || !acs || !cnt) goto out;
+  if (!a || !tmp || !ac || !acs || !cnt || !pks) goto out;
   for (int k = 0; k < nb; k++) {
     int a0 = k * band, a1 = a0 + band;
     for (int b = 0; b < n; b++) {
@@ -417,12 +479,14 @@ static double periodicity(const frame *f, int vertical, int minlag, int maxlag, 
         if (d && b + d >= 0 && b + d < n && (tmp[b + d] > tmp[b] || (tmp[b + d] == tmp[b] && d < 0))) pk = 0;
       a[b] = (float)pk;
     }
-    for (int lag = 1; lag <= maxlag; lag++) {
-      double s = 0;
-      for (int b = 0; b + lag < n; b++) s += (double)a[b] * a[b + lag];
-      ac[lag] += s;
-      cnt[lag] += n - lag;
-    }
+    /* The autocorrelation of binary peaks counts peak pairs: from the list
+       of peaks, work follows the pairs within maxlag, not n * maxlag. */
+    int np = 0;
+    for (int b = 0; b < n; b++)
+      if (a[b] != 0.0f) pks[np++] = b;
+    for (int i = 0; i < np; i++)
+      for (int j = i + 1; j < np && pks[j] - pks[i] <= maxlag; j++) ac[pks[j] - pks[i]] += 1.0;
+    for (int lag = 1; lag <= maxlag; lag++) cnt[lag] += n - lag;
   }
   for (int lag = 1; lag <= maxlag; lag++) ac[lag] /= cnt[lag];
   /* Jittered stitching smears the pitch peak: smooth over +-2 lags. */
@@ -491,6 +555,7 @@ out:
   free(ac);
   free(acs);
   free(cnt);
+  free(pks);
   return z;
 }
 
@@ -905,6 +970,10 @@ static sscor_status detect_by_lines(const frame *f, int scale, int min_tile, ref
   return SSCOR_OK;
 }
 
+static void note_cells(sscor_detect_report *r, size_t n) {
+  if (n > r->work_cells) r->work_cells = n;
+}
+
 static int cmp_int(const void *a, const void *b) {
   int x = *(const int *)a, y = *(const int *)b;
   return (x > y) - (x < y);
@@ -933,6 +1002,9 @@ sscor_status sscor_detect_geometry(const sscor_image *coarse, int scale, int ful
   if (coarse->width < 16 || coarse->height < 16)
     return sscor_fail(SSCOR_E_INVALID, "detect: coarse image %dx%d is too small (16x16 at least)",
                       coarse->width, coarse->height);
+  if (params->angle_known && !(fabs(params->angle) <= params->max_angle_deg))
+    return sscor_fail(SSCOR_E_INVALID, "detect: known angle %g is outside 0..+-%g degrees",
+                      params->angle, params->max_angle_deg);
   if (params->max_angle_deg < 0 || params->max_angle_deg > 45)
     return sscor_fail(SSCOR_E_INVALID, "detect: max angle %g is out of range (0..45 degrees)",
                       params->max_angle_deg);
@@ -954,8 +1026,13 @@ sscor_status sscor_detect_geometry(const sscor_image *coarse, int scale, int ful
 
   /* Rotation centre: the full image's, in coarse units. */
   double ccx = full_w * 0.5 / scale, ccy = full_h * 0.5 / scale;
-  double angle = find_angle(L, cw, ch, params->max_angle_deg);
+  double angle = params->angle_known
+                     ? params->angle
+                     : find_angle(L, cw, ch, fmin(params->max_angle_deg, frame_angle_limit(cw, ch)),
+                                  &report->work_cells);
+  report->angle_searched = angle;
   if ((st = build_frame(L, data, cw, ch, angle, ccx, ccy, &f))) goto fail;
+  note_cells(report, (size_t)(f.fw + 1) * (f.fh + 1));
 
   int min_tile = params->min_tile > 0 ? params->min_tile : 64;
   if (params->lines) {
@@ -1001,6 +1078,7 @@ sscor_status sscor_detect_geometry(const sscor_image *coarse, int scale, int ful
   int umin = use_v ? 0 : 0, umax = use_v ? f.fw - tw : 0;
   int vmin = use_h ? 0 : 0, vmax = use_h ? f.fh - th : 0;
   size_t ncand_max = (size_t)(umax - umin + 1) * (vmax - vmin + 1);
+  note_cells(report, ncand_max);
   scores = malloc(ncand_max * sizeof *scores);
   cands = malloc(ncand_max * sizeof *cands);
   if (!scores || !cands) {

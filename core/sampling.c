@@ -49,6 +49,7 @@ typedef struct {
   const sscor_geometry *g;
   const seg2 *segs;
   int nseg;
+  const sscor_seam_index *ix;
   const sscor_image *fg;
   int fg_scale;
   const sscor_sample_params *p;
@@ -61,6 +62,10 @@ static int inside(const ctx *c, int x, int y) {
 static int touches_seam(const ctx *c, int x, int y) {
   /* one pixel of margin: a seam on the patch border still shows */
   double P = c->p->patch;
+  /* no seam within the patch's circumscribed circle (and a pixel): none
+     touches it, without scanning them all */
+  double R = (0.5 * P + 1.0) * M_SQRT2 + 1.0;
+  if (sscor_seam_index_distance(c->ix, x + 0.5 * P, y + 0.5 * P, NULL) > R) return 0;
   for (int i = 0; i < c->nseg; i++)
     if (seg_hits_rect(&c->segs[i], x - 1.0, y - 1.0, x + P + 1.0, y + P + 1.0)) return 1;
   return 0;
@@ -176,7 +181,13 @@ sscor_status sscor_sample_pairs(const sscor_geometry *g, const sscor_image *fg, 
       sscor_geometry_to_image(g, s->to, s->pos, &segs[i].x1, &segs[i].y1);
     }
   }
-  ctx c = {g, segs, ns, fg, fg_scale, p};
+  sscor_seam_index *ix = NULL;
+  if ((st = sscor_seam_index_build(g, seams, ns, &ix))) {
+    free(seams);
+    free(segs);
+    return st;
+  }
+  ctx c = {g, segs, ns, ix, fg, fg_scale, p};
 
   if (!p->artifacts) {
     /* Along every seam. */
@@ -290,6 +301,7 @@ sscor_status sscor_sample_pairs(const sscor_geometry *g, const sscor_image *fg, 
     out.n = p->max_pairs;
     free(idx);
   }
+  sscor_seam_index_free(ix);
   free(seams);
   free(segs);
   *pairs = out.v;
@@ -298,6 +310,7 @@ sscor_status sscor_sample_pairs(const sscor_geometry *g, const sscor_image *fg, 
 nomem:
   st = sscor_fail(SSCOR_E_NOMEM, "sampling: out of memory");
 fail:
+  sscor_seam_index_free(ix);
   free(seams);
   free(segs);
   free(out.v);

@@ -172,6 +172,159 @@ static void test_clean_image(void) {
   sscor_image_free(&img);
 }
 
+/* Long thin images: the right stripes, and detection's working arrays bounded
+ * by the pixels (the angle bins once spanned the circumscribed square: for
+ * 4000x128 some 23 cells per pixel). */
+static void long_case(int w, int h, int vertical) {
+  sscor_geometry g;
+  CHECK(sscor_geometry_init(&g, w, h) == SSCOR_OK);
+  if (vertical)
+    CHECK(sscor_geometry_set_grid(&g, 0, 0, 250, h, w / 250, 1, 250, h) == SSCOR_OK);
+  else
+    CHECK(sscor_geometry_set_grid(&g, 0, 0, w, 250, 1, h / 250, w, 250) == SSCOR_OK);
+  /* horizontal: the vertical case's image transposed */
+  sscor_geometry gv;
+  CHECK(sscor_geometry_init(&gv, vertical ? w : h, vertical ? h : w) == SSCOR_OK);
+  CHECK(sscor_geometry_set_grid(&gv, 0, 0, 250, gv.height, gv.width / 250, 1, 250, gv.height) ==
+        SSCOR_OK);
+  sscor_image img, iv, coarse;
+  CHECK(sscor_image_alloc(&iv, gv.width, gv.height, 1, SSCOR_F32) == SSCOR_OK);
+  synth_render(&gv, SYNTH_RAMP_U, 0.3, NULL, &iv);
+  CHECK(sscor_image_alloc(&img, w, h, 1, SSCOR_F32) == SSCOR_OK);
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++)
+      sscor_image_set(&img, x, y, 0, sscor_image_get(&iv, vertical ? x : y, vertical ? y : x, 0));
+  sscor_image_free(&iv);
+  sscor_geometry_free(&gv);
+  CHECK(sscor_downsample(&img, 1, &coarse) == SSCOR_OK);
+  sscor_geometry det;
+  sscor_detect_report rep;
+  CHECK(sscor_detect_geometry(&coarse, 1, w, h, sscor_image_region_reader, &img, NULL, &det,
+                              &rep) == SSCOR_OK);
+  int m = count_matched(&g, &det, 2.0);
+  double cells = (double)rep.work_cells / ((double)w * h);
+  printf("%dx%d: %s; matched %d/%d; %.2f working cells per pixel\n", w, h, rep.summary, m,
+         g.n_tiles, cells);
+  CHECK(det.orientation == g.orientation);
+  CHECK_MSG(m >= g.n_tiles - 1 && det.n_tiles == g.n_tiles, "%dx%d: %d of %d tiles", w, h, m,
+            g.n_tiles);
+  CHECK_MSG(rep.work_cells > 0 && cells <= 3.0, "%dx%d: %zu working cells", w, h, rep.work_cells);
+  /* the angle of the first call, given to a second: the same tiles */
+  sscor_detect_params dp;
+  sscor_detect_params_default(&dp);
+  dp.angle_known = 1;
+  dp.angle = rep.angle_searched;
+  sscor_geometry again;
+  CHECK(sscor_detect_geometry(&coarse, 1, w, h, sscor_image_region_reader, &img, &dp, &again,
+                              NULL) == SSCOR_OK);
+  CHECK(again.n_tiles == det.n_tiles && again.angle_deg == det.angle_deg &&
+        memcmp(again.tiles, det.tiles, sizeof *det.tiles * (size_t)det.n_tiles) == 0);
+  sscor_geometry_free(&again);
+  dp.angle = 30; /* beyond max_angle_deg */
+  CHECK(sscor_detect_geometry(&coarse, 1, w, h, NULL, NULL, &dp, &again, NULL) == SSCOR_E_INVALID);
+  CHECK(strstr(sscor_last_error(), "known angle 30") != NULL);
+  sscor_geometry_free(&det);
+  sscor_geometry_free(&g);
+  sscor_image_free(&coarse);
+  sscor_image_free(&img);
+}
+
+static void test_long_thin(void) {
+  long_case(4000, 128, 1);
+  long_case(128, 4000, 0);
+  /* a 16-px strip: an answer (stripes or none), quickly, in bounded memory */
+  sscor_image img;
+  CHECK(sscor_image_alloc(&img, 20000, 16, 1, SSCOR_F32) == SSCOR_OK);
+  for (int y = 0; y < 16; y++)
+    for (int x = 0; x < 20000; x++)
+      sscor_image_set(&img, x, y, 0, (float)(synth_content(x, y) * (1 - 0.3 * (x % 250 + 0.5) / 250)));
+  sscor_geometry det;
+  sscor_detect_report rep;
+  CHECK(sscor_detect_geometry(&img, 1, 20000, 16, sscor_image_region_reader, &img, NULL, &det,
+                              &rep) == SSCOR_OK);
+  printf("20000x16: %s; %zu working cells\n", rep.summary, rep.work_cells);
+  CHECK(rep.work_cells > 0 && rep.work_cells <= 3u * 20000 * 16);
+  CHECK(det.angle_deg == 0.0); /* no angle is searched at 1250:1 */
+  sscor_geometry_free(&det);
+  sscor_image_free(&img);
+}
+
+/* The seam index gives the brute-force scan's distance and nearest seam, on
+ * random grids (jittered, rotated, with explicit seams) at random points,
+ * inside the image and beyond it. */
+static double rnd(uint64_t *r) {
+  *r = *r * 6364136223846793005ull + 1442695040888963407ull;
+  return (double)(*r >> 11) * (1.0 / 9007199254740992.0);
+}
+
+static void test_seam_index(void) {
+  uint64_t r = 12345;
+  int bad = 0, total = 0;
+  for (int trial = 0; trial < 40; trial++) {
+    int w = 200 + (int)(rnd(&r) * 3000), h = 100 + (int)(rnd(&r) * 3000);
+    sscor_geometry g;
+    CHECK(sscor_geometry_init(&g, w, h) == SSCOR_OK);
+    int tile = 16 + (int)(rnd(&r) * 400), nx = w / tile + 1 + (int)(rnd(&r) * 2), ny = h / tile + 1;
+    g.angle_deg = trial % 3 == 0 ? 0.0 : (rnd(&r) - 0.5) * 40;
+    g.orientation = trial % 4 == 1 ? SSCOR_ORIENT_VERTICAL : SSCOR_ORIENT_GRID;
+    if (trial % 5 == 4) nx = ny = 0; /* explicit seams only */
+    for (int j = 0; j < (g.orientation == SSCOR_ORIENT_VERTICAL ? 1 : ny); j++)
+      for (int i = 0; i < nx; i++)
+        CHECK(sscor_geometry_add_tile(&g, i * tile * 0.9 + rnd(&r) * 6 - 3, j * tile * 0.9 + rnd(&r) * 6 - 3,
+                                      tile, g.orientation == SSCOR_ORIENT_VERTICAL ? h : tile) == SSCOR_OK);
+    for (int k = 0; k < (int)(rnd(&r) * 20); k++) {
+      double a = rnd(&r) * w;
+      CHECK(sscor_geometry_add_seam(&g, rnd(&r) < 0.5, rnd(&r) * w, a, a + 1 + rnd(&r) * w) == SSCOR_OK);
+    }
+    sscor_seam *s;
+    int n;
+    sscor_seam_index *ix;
+    CHECK(sscor_geometry_seams(&g, &s, &n) == SSCOR_OK);
+    CHECK(sscor_seam_index_build(&g, s, n, &ix) == SSCOR_OK);
+    for (int q = 0; q < 3000; q++) {
+      /* some points exactly on pixel centres of seams' ends, most anywhere */
+      double x = rnd(&r) * (w + 400) - 200, y = rnd(&r) * (h + 400) - 200;
+      if (q % 7 == 0) x = floor(x) + 0.5, y = floor(y) + 0.5;
+      int nb, ni;
+      double db = sscor_seam_distance(&g, s, n, x, y, &nb);
+      double di = sscor_seam_index_distance(ix, x, y, &ni);
+      total++;
+      if (db != di || nb != ni) {
+        if (bad++ < 5) printf("seam index: trial %d (%d seams) at %g,%g: %.17g #%d, scan %.17g #%d\n",
+                              trial, n, x, y, di, ni, db, nb);
+      }
+    }
+    sscor_seam_index_free(ix);
+    free(s);
+    sscor_geometry_free(&g);
+  }
+  CHECK_MSG(bad == 0, "seam index: %d of %d lookups differ from the scan", bad, total);
+}
+
+/* A geometry file with more tiles or seams than its image can hold is
+ * refused at the first one too many, naming the line and the limit. */
+static void test_absurd_counts(void) {
+  size_t cap = 64 << 20, len = 0;
+  char *t = malloc(cap);
+  len += (size_t)snprintf(t + len, cap - len, "sscor-geometry 1\nimage 1024 1024\norientation grid\ntile-size 16 16\n");
+  for (int i = 0; i < 20000; i++)
+    len += (size_t)snprintf(t + len, cap - len, "tile %d %d\n", (i * 8) % 1008, (i / 126) * 8 % 1008);
+  sscor_geometry g;
+  CHECK(sscor_geometry_parse(t, "many.geom", &g) == SSCOR_E_FORMAT);
+  int max = sscor_geometry_max_tiles(1024, 1024);
+  char want[160];
+  snprintf(want, sizeof want, "many.geom:%d: more tiles than a 1024x1024 image can hold: at most %d",
+           4 + max + 1, max);
+  CHECK_MSG(strstr(sscor_last_error(), want) != NULL, "got \"%s\"", sscor_last_error());
+  CHECK(max < 20000);
+  len = (size_t)snprintf(t, cap, "sscor-geometry 1\nimage 100 100\n");
+  for (int i = 0; i < 1000; i++) len += (size_t)snprintf(t + len, cap - len, "seam v %d 0 100\n", i % 100);
+  CHECK(sscor_geometry_parse(t, "seams.geom", &g) == SSCOR_E_FORMAT);
+  CHECK_MSG(strstr(sscor_last_error(), "seams.geom:803: more seams than a 100x100 image can hold: at most 800"),
+            "got \"%s\"", sscor_last_error());
+  free(t);
+}
+
 static void test_model(void) {
   sscor_geometry g;
   CHECK(sscor_geometry_init(&g, 300, 200) == SSCOR_OK);
@@ -248,13 +401,33 @@ static void test_format(void) {
       {"hello 1\n", ":1: not a geometry file"},
       {"sscor-geometry 2\n", ":1: unsupported geometry format version 2"},
       {"sscor-geometry 1\ntile 0 0\n", ":2: \"tile\" before the \"image W H\" record"},
-      {"sscor-geometry 1\nimage 100 x\n", ":2: expected \"image WIDTH HEIGHT\""},
+      {"sscor-geometry 1\nimage 100 x\n", ":2: image height \"x\" is not a whole number"},
+      {"sscor-geometry 1\nimage 100\n", ":2: expected \"image WIDTH HEIGHT\""},
+      {"sscor-geometry 1\nimage -5 100\n", ":2: image size -5x100 is out of range (1..1048576)"},
       {"sscor-geometry 1\nimage 100 100\n\n# c\ntile 1 2\n", ":5: tile without a size"},
-      {"sscor-geometry 1\nimage 100 100\ntile-size 10 10\ntile 1 2 3\n", ":4: expected \"tile X Y [W H]\""},
-      {"sscor-geometry 1\nimage 100 100\ntile-size 10 10\ntile 500 2\n", ":4: tile 500,2 size 10x10 lies outside"},
+      {"sscor-geometry 1\nimage 100 100\ntile-size 20 20\ntile 1 2 3\n", ":4: expected \"tile X Y [W H]\""},
+      {"sscor-geometry 1\nimage 100 100\ntile-size 20 20\ntile 500 2\n", ":4: tile 500,2 size 20x20 lies outside"},
+      {"sscor-geometry 1\nimage 100 100\ntile -50 -50 20 20\n", ":3: tile -50,-50 size 20x20 lies outside"},
+      {"sscor-geometry 1\nimage 100 100\ntile 10 10 -50 -50\n", ":3: tile size -50x-50 is not positive"},
+      {"sscor-geometry 1\nimage 100 100\ntile 10 10 0 20\n", ":3: tile size 0x20 is not positive"},
+      {"sscor-geometry 1\nimage 100 100\ntile 10 10 4 4\n", ":3: tile size 4x4 is below the 16-px minimum"},
+      {"sscor-geometry 1\nimage 100 100\ntile 10 10 3000000 20\n", ":3: tile size 3000000x20 is over the"},
+      {"sscor-geometry 1\nimage 100 100\ntile 10 10 1e12 20\n", ":3: tile width \"1e12\" is not a whole number"},
+      {"sscor-geometry 1\nimage 100 100\ntile 10 10 20.5 20\n", ":3: tile width \"20.5\" is not a whole number"},
+      {"sscor-geometry 1\nimage 100 100\ntile abc 10 20 20\n", ":3: tile X \"abc\" is not a finite number"},
+      {"sscor-geometry 1\nimage 100 100\ntile 10 nan 20 20\n", ":3: tile Y \"nan\" is not a finite number"},
+      {"sscor-geometry 1\nimage 100 100\ntile 10 inf 20 20\n", ":3: tile Y \"inf\" is not a finite number"},
+      {"sscor-geometry 1\nimage 100 100\ntile 1e300 10 20 20\n", ":3: tile position 1e+300,10 is out of range"},
+      {"sscor-geometry 1\nimage 100 100\ntile-size -50 -50\n", ":3: tile size -50x-50 is not positive"},
+      {"sscor-geometry 1\nimage 100 100\ntile-size 8 x\n", ":3: tile-size height \"x\" is not a whole number"},
+      {"sscor-geometry 1\nimage 100 100\nseam v 1e300 0 5\n", ":3: seam 1e+300 from 0 to 5 is out of range"},
+      {"sscor-geometry 1\nimage 100 100\nseam v 5 zero 5\n", ":3: seam start \"zero\" is not a finite number"},
+      {"sscor-geometry 1\nimage 100 100\nregion -5 0 10 10\n", ":3: geometry: region -5,0 size 10x10 does not lie"},
+      {"sscor-geometry 1\nimage 100 100\nregion 0 0 1.5 10\n", ":3: region width \"1.5\" is not a whole number"},
       {"sscor-geometry 1\nimage 100 100\norientation diagonal\n", ":3: expected \"orientation"},
       {"sscor-geometry 1\nimage 100 100\nangle 90\n", ":3: angle 90 is out of range"},
-      {"sscor-geometry 1\nimage 100 100\nangle nan\n", ":3: expected \"angle DEGREES\""},
+      {"sscor-geometry 1\nimage 100 100\nangle nan\n", ":3: angle \"nan\" is not a finite number"},
+      {"sscor-geometry 1\nimage 100 100\nangle\n", ":3: expected \"angle DEGREES\""},
       {"sscor-geometry 1\nimage 100 100\nseam x 1 2 3\n", ":3: expected \"seam v|h"},
       {"sscor-geometry 1\nimage 100 100\nseam v 1 5 3\n", ":3: seam extent 5..3 is empty"},
       {"sscor-geometry 1\nimage 100 100\nregion 90 90 20 20\n", ":3: geometry: region 90,90 size 20x20 does not lie"},
@@ -262,7 +435,7 @@ static void test_format(void) {
       {"sscor-geometry 1\nimage 100 100\nwobble 3\n", ":3: unknown record \"wobble\""},
       {"sscor-geometry 1\nimage 100 100\nimage 100 100\n", ":3: second \"image\" record"},
       {"sscor-geometry 1\n", ":2: no \"image WIDTH HEIGHT\" record"},
-      {"sscor-geometry 1\nimage 100 100\ntile-size 10 10\ntile 0 0\ntile 5 5\n", "orientation none"},
+      {"sscor-geometry 1\nimage 100 100\ntile-size 20 20\ntile 0 0\ntile 5 5\n", "orientation none"},
   };
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
     sscor_status st = sscor_geometry_parse(bad[i].text, "g.txt", &r);
@@ -336,5 +509,8 @@ int main(void) {
   test_format();
   test_clean_image();
   test_detection();
+  test_long_thin();
+  test_seam_index();
+  test_absurd_counts();
   return CHECK_DONE();
 }
