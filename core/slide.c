@@ -14,6 +14,9 @@
 /* Striped files whose strips decode larger than this are read in row chunks. */
 #define STRIP_CHUNK_LIMIT (8u << 20)
 #define SCANLINE_CHUNK_ROWS 64
+/* Most decoded bytes one tile, strip or row chunk may hold: a header can
+ * claim any tile size, and the reader allocates a block before decoding it. */
+#define BLOCK_LIMIT ((size_t)256 << 20)
 
 typedef struct {
   uint64_t ifd;       /* directory offset (main chain or SubIFD) */
@@ -76,6 +79,25 @@ static double tiff_mpp(TIFF *tif, int tag) {
   if (unit == RESUNIT_CENTIMETER) return 10000.0 / res;
   if (unit == RESUNIT_INCH) return 25400.0 / res;
   return 0; /* unitless: no physical size */
+}
+
+/* Refuses block layouts the reader cannot hold or address. */
+static sscor_status check_blocks(const sscor_slide *s, const tiff_level *l, uint16_t spp,
+                                 uint16_t bps, uint16_t planar) {
+  int contig = planar == PLANARCONFIG_CONTIG;
+  uint64_t bytes = (uint64_t)l->bw * l->bh * (contig ? spp : 1) * (bps / 8);
+  if (bytes > BLOCK_LIMIT)
+    return sscor_fail(SSCOR_E_UNSUPPORTED,
+                      "%s: %s of %ux%u pixels x %u samples decode to %llu MiB each, more than "
+                      "this reader holds (%zu MiB)", s->path, l->tiled ? "tiles" : "strips",
+                      l->bw, l->bh, contig ? spp : 1, (unsigned long long)(bytes >> 20),
+                      BLOCK_LIMIT >> 20);
+  uint64_t blocks = (uint64_t)((l->w + l->bw - 1) / l->bw) * ((l->h + l->bh - 1) / l->bh) *
+                    (contig ? 1 : spp);
+  if (blocks > UINT32_MAX)
+    return sscor_fail(SSCOR_E_CORRUPT, "%s: %llu tiles of %ux%u: more than a TIFF can address",
+                      s->path, (unsigned long long)blocks, l->bw, l->bh);
+  return SSCOR_OK;
 }
 
 /* Reads the layout of the current directory into *l; checks it matches the
@@ -147,11 +169,13 @@ static sscor_status tiff_describe(sscor_slide *s, tiff_level *l, int first) {
     if ((size_t)rps * row_bytes > STRIP_CHUNK_LIMIT && planar == PLANARCONFIG_CONTIG) {
       l->scanline = 1;
       l->bh = SCANLINE_CHUNK_ROWS;
+      if ((size_t)l->bh * row_bytes > BLOCK_LIMIT) l->bh = (uint32_t)(BLOCK_LIMIT / row_bytes);
+      if (l->bh < 1) l->bh = 1;
     } else {
       l->bh = rps;
     }
   }
-  return SSCOR_OK;
+  return check_blocks(s, l, spp, bps, planar);
 }
 
 static sscor_status tiff_goto(sscor_slide *s, const tiff_level *l) {
@@ -442,9 +466,17 @@ sscor_status sscor_slide_open(const char *path, sscor_slide **out) {
     free(s);
     return sscor_fail(SSCOR_E_NOMEM, "out of memory");
   }
-  const char *vendor = openslide_detect_vendor(path);
+  int tiff = sscor_file_is_tiff(path);
+  char why[256];
   sscor_status st;
-  if (sscor_file_is_tiff(path) && (!vendor || strcmp(vendor, "generic-tiff") == 0))
+  /* before OpenSlide sees it: a few corrupt bytes could make it allocate gigabytes */
+  if (tiff && !sscor_tiff_check_extents(path, why, sizeof why)) {
+    st = sscor_fail(SSCOR_E_CORRUPT, "%s: corrupt TIFF: %s", path, why);
+    sscor_slide_close(s);
+    return st;
+  }
+  const char *vendor = openslide_detect_vendor(path);
+  if (tiff && (!vendor || strcmp(vendor, "generic-tiff") == 0))
     st = tiff_open(s);
   else if (vendor)
     st = os_open(s, vendor);
