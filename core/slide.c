@@ -392,7 +392,45 @@ static double os_mpp(openslide_t *osr, const char *name) {
   return end != v && isfinite(d) && d > 0 ? d : 0;
 }
 
+/* OpenSlide 3.4.1 trusts the directories of TIFF-based slides: a tiled
+ * directory larger than the first one (a level with a downsample below 1)
+ * makes its Aperio reader divide by zero, and it allocates whole tiles of
+ * whatever size a header claims. Such files are refused before it opens them. */
+static sscor_status os_check_tiff(sscor_slide *s, const char *vendor) {
+  s->tif = sscor_tiff_open(s->path, "rm", &s->eb);
+  if (!s->tif)
+    return sscor_fail(SSCOR_E_CORRUPT, "%s: corrupt %s slide: %s", s->path, vendor, tiff_why(s));
+  uint32_t w0 = 0, h0 = 0;
+  sscor_status st = SSCOR_OK;
+  for (int d = 0; d < 4 * MAX_LEVELS && !st; d++) {
+    uint32_t w = 0, h = 0, tw = 0, th = 0;
+    TIFFGetField(s->tif, TIFFTAG_IMAGEWIDTH, &w);
+    TIFFGetField(s->tif, TIFFTAG_IMAGELENGTH, &h);
+    if (d == 0) w0 = w, h0 = h;
+    if (w < 1 || h < 1 || w > SSCOR_IMAGE_MAX_SIDE || h > SSCOR_IMAGE_MAX_SIDE)
+      st = sscor_fail(SSCOR_E_CORRUPT, "%s: corrupt %s slide: directory %d is %ux%u pixels",
+                      s->path, vendor, d, w, h);
+    else if (TIFFIsTiled(s->tif) && (!TIFFGetField(s->tif, TIFFTAG_TILEWIDTH, &tw) ||
+                                     !TIFFGetField(s->tif, TIFFTAG_TILELENGTH, &th) || tw < 1 ||
+                                     th < 1 || (uint64_t)tw * th * 4 > BLOCK_LIMIT))
+      st = sscor_fail(SSCOR_E_CORRUPT, "%s: corrupt %s slide: directory %d has %ux%u tiles",
+                      s->path, vendor, d, tw, th);
+    else if (d > 0 && TIFFIsTiled(s->tif) && strcmp(vendor, "aperio") == 0 && (w > w0 || h > h0))
+      st = sscor_fail(SSCOR_E_CORRUPT,
+                      "%s: corrupt %s slide: level directory %d (%ux%u) is larger than the "
+                      "full-resolution image (%ux%u)", s->path, vendor, d, w, h, w0, h0);
+    if (!TIFFReadDirectory(s->tif)) break;
+  }
+  TIFFClose(s->tif);
+  s->tif = NULL;
+  return st;
+}
+
 static sscor_status os_open(sscor_slide *s, const char *vendor) {
+  if (sscor_file_is_tiff(s->path)) {
+    sscor_status st = os_check_tiff(s, vendor);
+    if (st) return st;
+  }
   s->osr = openslide_open(s->path);
   if (!s->osr)
     return sscor_fail(SSCOR_E_FORMAT, "%s: OpenSlide cannot open this %s slide", s->path, vendor);
