@@ -36,11 +36,12 @@ for t in "${targets[@]}"; do
   echo "fuzz_$t: ${seconds}s${FUZZ_RUNS:+ or $FUZZ_RUNS runs} (log $log)"
   # new inputs go to the build folder's corpus; the committed seeds are only read
   rc=0 start=$SECONDS
+  touch "build-fuzz/.start_$t" # findings of this run: newer than this
   build-fuzz/tests/fuzz/fuzz_$t "${args[@]}" "$work" tests/fuzz/corpus/$t \
     tests/fuzz/regressions/$t >"$log" 2>&1 || rc=$?
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
-  found=$(find "$findings" -type f | wc -l)
+  found=$(find "$findings" -type f -newer "build-fuzz/.start_$t" | wc -l)
   printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "${runs:-0}" "$((SECONDS - start))" "${rate:-0}" "$found" "$rc" >>"$summary"
   if [ "$rc" -ne 0 ]; then
     status=1
