@@ -30,7 +30,7 @@ static void expect_refused(const char *path, sscor_status want, const char *word
 /* Classic little-endian TIFF, 8x8 gray, one strip, plus a Software tag
  * claiming `count` bytes at offset 8. */
 static void write_tag_beyond_end(const char *path, uint32_t count) {
-  uint8_t b[256] = {'I', 'I', 42, 0, 8, 0, 0, 0};
+  uint8_t b[264] = {'I', 'I', 42, 0, 8, 0, 0, 0};
   const uint16_t tags[][2] = {{256, 4}, {257, 4}, {258, 3}, {262, 3}, {273, 4}, {278, 4}, {279, 4}, {305, 2}};
   const uint32_t vals[] = {8, 8, 8, 1, 200, 8, 64, 8};
   int n = 8, at = 8;

@@ -46,7 +46,7 @@ static int run_dir(const char *dir) {
     snprintf(names[n++], l, "%s/%s", dir, e->d_name);
   }
   closedir(d);
-  qsort(names, (size_t)n, sizeof *names, cmp);
+  if (n) qsort(names, (size_t)n, sizeof *names, cmp);
   for (int i = 0; i < n; i++) {
     struct stat sb;
     if (stat(names[i], &sb) == 0 && S_ISREG(sb.st_mode)) {
