@@ -28,12 +28,15 @@ typedef struct {
   double downsample;
 } tiff_level;
 
+/* Decoded blocks, found through hash chains and kept in least-recently-used
+ * order (a doubly linked list): both O(1), however small the blocks are. */
 typedef struct {
   int level, plane;
   uint32_t index;
   uint8_t *data;
   size_t bytes;
-  uint64_t stamp;
+  int prev, next; /* LRU list: prev towards the most recently used, -1 ends */
+  int hnext;      /* next entry in the same hash bucket, -1 ends */
 } cache_entry;
 
 struct sscor_slide {
@@ -56,8 +59,9 @@ struct sscor_slide {
   int ycbcr_jpeg;
   cache_entry *cache;
   int ncache, capcache;
+  int *bucket;  /* capcache * 2 heads of hash chains, -1 empty */
+  int mru, lru; /* ends of the LRU list, -1 when empty */
   size_t cache_bytes, cache_budget;
-  uint64_t clock;
   int64_t next_scan_row; /* scanline mode: next row libtiff can give without restarting */
 };
 
@@ -242,9 +246,76 @@ static sscor_status tiff_open(sscor_slide *s) {
 static void cache_clear(sscor_slide *s) {
   for (int i = 0; i < s->ncache; i++) free(s->cache[i].data);
   free(s->cache);
+  free(s->bucket);
   s->cache = NULL;
+  s->bucket = NULL;
   s->ncache = s->capcache = 0;
+  s->mru = s->lru = -1;
   s->cache_bytes = 0;
+}
+
+static int *cache_head(sscor_slide *s, int level, int plane, uint32_t index) {
+  uint32_t h = (index * 2654435761u) ^ ((uint32_t)level * 40503u) ^ ((uint32_t)plane * 9176u);
+  return &s->bucket[(h ^ (h >> 15)) & (uint32_t)(2 * s->capcache - 1)];
+}
+
+/* The link pointing at entry i in its hash chain. */
+static int *cache_link(sscor_slide *s, int i) {
+  const cache_entry *e = &s->cache[i];
+  int *p = cache_head(s, e->level, e->plane, e->index);
+  while (*p != i) p = &s->cache[*p].hnext;
+  return p;
+}
+
+static void lru_unlink(sscor_slide *s, int i) {
+  cache_entry *e = &s->cache[i];
+  *(e->prev >= 0 ? &s->cache[e->prev].next : &s->mru) = e->next;
+  *(e->next >= 0 ? &s->cache[e->next].prev : &s->lru) = e->prev;
+}
+
+static void lru_push_front(sscor_slide *s, int i) {
+  cache_entry *e = &s->cache[i];
+  e->prev = -1;
+  e->next = s->mru;
+  *(s->mru >= 0 ? &s->cache[s->mru].prev : &s->lru) = i;
+  s->mru = i;
+}
+
+/* Drops entry i; the last entry moves into its slot. */
+static void cache_evict(sscor_slide *s, int i) {
+  int last = s->ncache - 1;
+  lru_unlink(s, i);
+  *cache_link(s, i) = s->cache[i].hnext;
+  s->cache_bytes -= s->cache[i].bytes;
+  free(s->cache[i].data);
+  if (i != last) {
+    *cache_link(s, last) = i;
+    s->cache[i] = s->cache[last];
+    cache_entry *e = &s->cache[i];
+    *(e->prev >= 0 ? &s->cache[e->prev].next : &s->mru) = i;
+    *(e->next >= 0 ? &s->cache[e->next].prev : &s->lru) = i;
+  }
+  s->ncache--;
+}
+
+/* Room for one more entry: doubles the arrays, rehashing every entry. */
+static sscor_status cache_grow(sscor_slide *s) {
+  int cap = s->capcache ? s->capcache * 2 : 16;
+  cache_entry *c = realloc(s->cache, (size_t)cap * sizeof *c);
+  if (c) s->cache = c;
+  int *b = c ? malloc(2 * (size_t)cap * sizeof *b) : NULL;
+  if (!b) return sscor_fail(SSCOR_E_NOMEM, "%s: cannot grow the tile cache", s->path);
+  free(s->bucket);
+  s->bucket = b;
+  s->capcache = cap;
+  for (int i = 0; i < 2 * cap; i++) b[i] = -1;
+  for (int i = 0; i < s->ncache; i++) {
+    cache_entry *e = &s->cache[i];
+    int *head = cache_head(s, e->level, e->plane, e->index);
+    e->hnext = *head;
+    *head = i;
+  }
+  return SSCOR_OK;
 }
 
 static size_t block_bytes(const sscor_slide *s, const tiff_level *l) {
@@ -294,23 +365,23 @@ static sscor_status tiff_decode(sscor_slide *s, int level, int plane, uint32_t i
 
 static sscor_status cache_get(sscor_slide *s, int level, int plane, uint32_t index,
                               const uint8_t **out) {
-  for (int i = 0; i < s->ncache; i++) {
-    cache_entry *e = &s->cache[i];
-    if (e->level == level && e->plane == plane && e->index == index) {
-      e->stamp = ++s->clock;
-      *out = e->data;
-      return SSCOR_OK;
+  if (s->capcache) {
+    for (int i = *cache_head(s, level, plane, index); i >= 0; i = s->cache[i].hnext) {
+      cache_entry *e = &s->cache[i];
+      if (e->level == level && e->plane == plane && e->index == index) {
+        lru_unlink(s, i);
+        lru_push_front(s, i);
+        *out = e->data;
+        return SSCOR_OK;
+      }
     }
   }
   size_t bytes = block_bytes(s, &s->lv[level]);
   /* Evict least recently used blocks until the new one fits the budget. */
-  while (s->ncache > 0 && s->cache_bytes + bytes > s->cache_budget) {
-    int lru = 0;
-    for (int i = 1; i < s->ncache; i++)
-      if (s->cache[i].stamp < s->cache[lru].stamp) lru = i;
-    s->cache_bytes -= s->cache[lru].bytes;
-    free(s->cache[lru].data);
-    s->cache[lru] = s->cache[--s->ncache];
+  while (s->ncache > 0 && s->cache_bytes + bytes > s->cache_budget) cache_evict(s, s->lru);
+  if (s->ncache == s->capcache) {
+    sscor_status st = cache_grow(s);
+    if (st) return st;
   }
   uint8_t *data = malloc(bytes);
   if (!data) return sscor_fail(SSCOR_E_NOMEM, "%s: cannot allocate a %zu-byte tile", s->path, bytes);
@@ -319,16 +390,11 @@ static sscor_status cache_get(sscor_slide *s, int level, int plane, uint32_t ind
     free(data);
     return st;
   }
-  if (s->ncache == s->capcache) {
-    int cap = s->capcache ? s->capcache * 2 : 16;
-    cache_entry *c = realloc(s->cache, (size_t)cap * sizeof *c);
-    if (!c) {
-      free(data);
-      return sscor_fail(SSCOR_E_NOMEM, "cannot grow the tile cache");
-    }
-    s->cache = c, s->capcache = cap;
-  }
-  s->cache[s->ncache++] = (cache_entry){level, plane, index, data, bytes, ++s->clock};
+  int i = s->ncache++;
+  int *head = cache_head(s, level, plane, index);
+  s->cache[i] = (cache_entry){level, plane, index, data, bytes, -1, -1, *head};
+  *head = i;
+  lru_push_front(s, i);
   s->cache_bytes += bytes;
   *out = data;
   return SSCOR_OK;
@@ -500,6 +566,7 @@ sscor_status sscor_slide_open(const char *path, sscor_slide **out) {
   if (!s) return sscor_fail(SSCOR_E_NOMEM, "out of memory");
   s->path = strdup(path);
   s->cache_budget = SSCOR_SLIDE_CACHE_DEFAULT;
+  s->mru = s->lru = -1;
   if (!s->path) {
     free(s);
     return sscor_fail(SSCOR_E_NOMEM, "out of memory");
