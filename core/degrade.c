@@ -131,8 +131,12 @@ sscor_status sscor_degrade_resolve(sscor_degradation *d, int W, int H) {
   if (!(fabs(d->additive) <= 10) || !(d->level >= 0 && d->level < 1e30))
     return sscor_fail(SSCOR_E_INVALID, "%s: additive %g or level %g out of range", name,
                       d->additive, d->level);
-  if (!(d->period > 0 && d->period <= 1e6))
-    return sscor_fail(SSCOR_E_INVALID, "%s: period %g must be in (0, 1e6] px", name, d->period);
+  if (!(d->period >= 1 && d->period <= 1e6))
+    return sscor_fail(SSCOR_E_INVALID, "%s: period %g must be in 1..1e6 px", name, d->period);
+  /* wider stripes merge into one band; each pixel then sums width/period of them */
+  if (d->kind == SSCOR_DEG_STRIPES_REGULAR && !(d->width <= 4 * d->period))
+    return sscor_fail(SSCOR_E_INVALID, "%s: width %g must be at most 4 periods (%g px)", name,
+                      d->width, 4 * d->period);
   if (d->kind == SSCOR_DEG_SEAMS) {
     if (!(d->width >= 0 && d->width <= 0.5))
       return sscor_fail(SSCOR_E_INVALID, "seams: width %g must be a fraction of the tile in 0..0.5",
@@ -146,8 +150,12 @@ sscor_status sscor_degrade_resolve(sscor_degradation *d, int W, int H) {
     return sscor_fail(SSCOR_E_INVALID, "%s: angle %g must be in -90..90 degrees", name, d->angle);
   if (!(d->radius >= 1 && d->radius <= 1e6))
     return sscor_fail(SSCOR_E_INVALID, "%s: radius %g must be in 1..1e6 px", name, d->radius);
-  if (d->count < 1 || d->count > 100000)
-    return sscor_fail(SSCOR_E_INVALID, "%s: count %d must be in 1..100000", name, d->count);
+  /* more than one stripe or region per 16 pixels only piles them up, at a cost per pixel each */
+  int64_t max_count = (int64_t)W * H / 16 > 100000 ? 100000 : (int64_t)W * H / 16;
+  if (max_count < 1) max_count = 1;
+  if (d->count < 1 || d->count > max_count)
+    return sscor_fail(SSCOR_E_INVALID, "%s: count %d must be in 1..%lld for a %dx%d image", name,
+                      d->count, (long long)max_count, W, H);
   if (d->tile_w < 4 || d->tile_h < 4 || d->tile_w > SSCOR_IMAGE_MAX_SIDE ||
       d->tile_h > SSCOR_IMAGE_MAX_SIDE)
     return sscor_fail(SSCOR_E_INVALID, "%s: tile size %dx%d must be at least 4 px", name,
@@ -281,9 +289,9 @@ struct sscor_degrade_plan {
   float *gain, *offset;
   double level;
   region_t *reg;
-  int nreg;
+  int nreg, cap_reg;
   stripe_t *str;
-  int nstr;
+  int nstr, cap_str;
 };
 
 const float *sscor_degrade_plan_gain(const sscor_degrade_plan *p) { return p->gain; }
@@ -374,20 +382,22 @@ static void field_tiles(const sscor_degradation *d, int W, int H, float *G, floa
 }
 
 static sscor_status add_stripe(sscor_degrade_plan *p, stripe_t s) {
-  if (p->nstr % 64 == 0) {
-    stripe_t *n = realloc(p->str, sizeof *n * (size_t)(p->nstr + 64));
+  if (p->nstr == p->cap_str) {
+    int cap = p->cap_str ? 2 * p->cap_str : 64;
+    stripe_t *n = realloc(p->str, sizeof *n * (size_t)cap);
     if (!n) return sscor_fail(SSCOR_E_NOMEM, "degrade: out of memory");
-    p->str = n;
+    p->str = n, p->cap_str = cap;
   }
   p->str[p->nstr++] = s;
   return SSCOR_OK;
 }
 
 static sscor_status add_region(sscor_degrade_plan *p, region_t r) {
-  if (p->nreg % 16 == 0) {
-    region_t *n = realloc(p->reg, sizeof *n * (size_t)(p->nreg + 16));
+  if (p->nreg == p->cap_reg) {
+    int cap = p->cap_reg ? 2 * p->cap_reg : 16;
+    region_t *n = realloc(p->reg, sizeof *n * (size_t)cap);
     if (!n) return sscor_fail(SSCOR_E_NOMEM, "degrade: out of memory");
-    p->reg = n;
+    p->reg = n, p->cap_reg = cap;
   }
   p->reg[p->nreg++] = r;
   return SSCOR_OK;
@@ -544,42 +554,65 @@ sscor_status sscor_degrade_plan_new(const sscor_degradation *d, int n, int width
   return SSCOR_OK;
 }
 
-/* Defocus: blur the content inside each region (smooth mask), all channels. */
-static sscor_status apply_defocus(const sscor_degrade_plan *p, sscor_image *img) {
+/* Defocus mask of region g at pixel (x, y): 1 inside, 0 outside, smooth edge. */
+static double defocus_mask(const region_t *g, int x, int y) {
+  return 1 - smoothstep(g->r - g->edge / 2, g->r + g->edge / 2, hypot(x + 0.5 - g->cx, y + 0.5 - g->cy));
+}
+
+/* Blurs one defocus degradation's regions: the box around all of them is
+ * blurred once per channel and blended in through the union (max) of their
+ * masks, so the cost does not grow with the region count. */
+static sscor_status defocus_block(const sscor_degrade_plan *p, int b, sscor_image *img) {
+  int x0 = img->width, y0 = img->height, x1 = 0, y1 = 0;
+  double sigma = 0;
   for (int i = 0; i < p->nreg; i++) {
     const region_t *g = &p->reg[i];
-    if (g->kind != SSCOR_DEG_DEFOCUS) continue;
+    if (g->block != b) continue;
     int reach = (int)ceil(g->r + g->edge + 4 * g->sigma) + 1;
-    int x0 = (int)g->cx - reach, x1 = (int)g->cx + reach, y0 = (int)g->cy - reach,
-        y1 = (int)g->cy + reach;
-    if (x0 < 0) x0 = 0;
-    if (y0 < 0) y0 = 0;
-    if (x1 > img->width) x1 = img->width;
-    if (y1 > img->height) y1 = img->height;
-    int bw = x1 - x0, bh = y1 - y0;
-    if (bw <= 0 || bh <= 0) continue;
-    float *buf = malloc(sizeof(float) * (size_t)bw * bh);
-    if (!buf) return sscor_fail(SSCOR_E_NOMEM, "defocus: out of memory");
-    for (int c = 0; c < img->channels; c++) {
-      for (int y = 0; y < bh; y++)
-        for (int x = 0; x < bw; x++) buf[(size_t)y * bw + x] = sscor_image_get(img, x0 + x, y0 + y, c);
-      sscor_status st = sscor_gaussian_blur(buf, bw, bh, g->sigma, 4.0);
-      if (st) {
-        free(buf);
-        return st;
-      }
-      for (int y = 0; y < bh; y++)
-        for (int x = 0; x < bw; x++) {
-          double dist = hypot(x0 + x + 0.5 - g->cx, y0 + y + 0.5 - g->cy);
-          double m = 1 - smoothstep(g->r - g->edge / 2, g->r + g->edge / 2, dist);
-          if (m <= 0) continue;
-          float v = sscor_image_get(img, x0 + x, y0 + y, c);
-          sscor_image_set(img, x0 + x, y0 + y, c, (float)(v + m * (buf[(size_t)y * bw + x] - v)));
-        }
-    }
-    free(buf);
+    x0 = fmin(x0, g->cx - reach), y0 = fmin(y0, g->cy - reach);
+    x1 = fmax(x1, g->cx + reach), y1 = fmax(y1, g->cy + reach);
+    sigma = g->sigma; /* one per degradation */
   }
-  return SSCOR_OK;
+  if (x0 < 0) x0 = 0;
+  if (y0 < 0) y0 = 0;
+  if (x1 > img->width) x1 = img->width;
+  if (y1 > img->height) y1 = img->height;
+  int bw = x1 - x0, bh = y1 - y0;
+  if (bw <= 0 || bh <= 0) return SSCOR_OK;
+  float *buf = malloc(sizeof(float) * (size_t)bw * bh), *mask = calloc((size_t)bw * bh, sizeof(float));
+  sscor_status st = buf && mask ? SSCOR_OK : sscor_fail(SSCOR_E_NOMEM, "defocus: out of memory");
+  for (int i = 0; i < p->nreg && !st; i++) {
+    const region_t *g = &p->reg[i];
+    if (g->block != b) continue;
+    int reach = (int)ceil(g->r + g->edge) + 1;
+    for (int y = (int)fmax(y0, g->cy - reach); y < fmin(y1, g->cy + reach); y++)
+      for (int x = (int)fmax(x0, g->cx - reach); x < fmin(x1, g->cx + reach); x++) {
+        float m = (float)defocus_mask(g, x, y), *o = &mask[(size_t)(y - y0) * bw + x - x0];
+        if (m > *o) *o = m;
+      }
+  }
+  for (int c = 0; c < img->channels && !st; c++) {
+    for (int y = 0; y < bh; y++)
+      for (int x = 0; x < bw; x++) buf[(size_t)y * bw + x] = sscor_image_get(img, x0 + x, y0 + y, c);
+    if ((st = sscor_gaussian_blur(buf, bw, bh, sigma, 4.0))) break;
+    for (int y = 0; y < bh; y++)
+      for (int x = 0; x < bw; x++) {
+        float m = mask[(size_t)y * bw + x];
+        if (m <= 0) continue;
+        float v = sscor_image_get(img, x0 + x, y0 + y, c);
+        sscor_image_set(img, x0 + x, y0 + y, c, v + m * (buf[(size_t)y * bw + x] - v));
+      }
+  }
+  free(buf);
+  free(mask);
+  return st;
+}
+
+static sscor_status apply_defocus(const sscor_degrade_plan *p, sscor_image *img) {
+  sscor_status st = SSCOR_OK;
+  for (int b = 0; b < p->n && !st; b++)
+    if (p->d[b].kind == SSCOR_DEG_DEFOCUS) st = defocus_block(p, b, img);
+  return st;
 }
 
 sscor_status sscor_degrade_plan_apply(const sscor_degrade_plan *p, sscor_image *img) {

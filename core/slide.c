@@ -17,6 +17,9 @@
 /* Striped files whose strips decode larger than this are read in row chunks. */
 #define STRIP_CHUNK_LIMIT (8u << 20)
 #define SCANLINE_CHUNK_ROWS 64
+/* Most decoded bytes one tile, strip or row chunk may hold: a header can
+ * claim any tile size, and the reader allocates a block before decoding it. */
+#define BLOCK_LIMIT ((size_t)256 << 20)
 
 typedef struct {
   uint64_t ifd[MAX_PAGES]; /* directory offset per channel page (main chain or SubIFD) */
@@ -28,12 +31,15 @@ typedef struct {
   double downsample;
 } tiff_level;
 
+/* Decoded blocks, found through hash chains and kept in least-recently-used
+ * order (a doubly linked list): both O(1), however small the blocks are. */
 typedef struct {
   int level, plane;
   uint32_t index;
   uint8_t *data;
   size_t bytes;
-  uint64_t stamp;
+  int prev, next; /* LRU list: prev towards the most recently used, -1 ends */
+  int hnext;      /* next entry in the same hash bucket, -1 ends */
 } cache_entry;
 
 struct sscor_slide {
@@ -60,8 +66,9 @@ struct sscor_slide {
   int ycbcr_jpeg;
   cache_entry *cache;
   int ncache, capcache;
+  int *bucket;  /* capcache * 2 heads of hash chains, -1 empty */
+  int mru, lru; /* ends of the LRU list, -1 when empty */
   size_t cache_bytes, cache_budget;
-  uint64_t clock;
 };
 
 const sscor_slide_info *sscor_slide_get_info(const sscor_slide *s) { return &s->info; }
@@ -82,6 +89,25 @@ static double tiff_mpp(TIFF *tif, int tag) {
   if (unit == RESUNIT_CENTIMETER) return 10000.0 / res;
   if (unit == RESUNIT_INCH) return 25400.0 / res;
   return 0; /* unitless: no physical size */
+}
+
+/* Refuses block layouts the reader cannot hold or address. */
+static sscor_status check_blocks(const sscor_slide *s, const tiff_level *l, uint16_t spp,
+                                 uint16_t bps, uint16_t planar) {
+  int contig = planar == PLANARCONFIG_CONTIG;
+  uint64_t bytes = (uint64_t)l->bw * l->bh * (contig ? spp : 1) * (bps / 8);
+  if (bytes > BLOCK_LIMIT)
+    return sscor_fail(SSCOR_E_UNSUPPORTED,
+                      "%s: %s of %ux%u pixels x %u samples decode to %llu MiB each, more than "
+                      "this reader holds (%zu MiB)", s->path, l->tiled ? "tiles" : "strips",
+                      l->bw, l->bh, contig ? spp : 1, (unsigned long long)(bytes >> 20),
+                      BLOCK_LIMIT >> 20);
+  uint64_t blocks = (uint64_t)((l->w + l->bw - 1) / l->bw) * ((l->h + l->bh - 1) / l->bh) *
+                    (contig ? 1 : spp);
+  if (blocks > UINT32_MAX)
+    return sscor_fail(SSCOR_E_CORRUPT, "%s: %llu tiles of %ux%u: more than a TIFF can address",
+                      s->path, (unsigned long long)blocks, l->bw, l->bh);
+  return SSCOR_OK;
 }
 
 /* Reads the layout of the current directory into *l; checks it matches the
@@ -153,11 +179,13 @@ static sscor_status tiff_describe(sscor_slide *s, tiff_level *l, int first) {
     if ((size_t)rps * row_bytes > STRIP_CHUNK_LIMIT && planar == PLANARCONFIG_CONTIG) {
       l->scanline = 1;
       l->bh = SCANLINE_CHUNK_ROWS;
+      if ((size_t)l->bh * row_bytes > BLOCK_LIMIT) l->bh = (uint32_t)(BLOCK_LIMIT / row_bytes);
+      if (l->bh < 1) l->bh = 1;
     } else {
       l->bh = rps;
     }
   }
-  return SSCOR_OK;
+  return check_blocks(s, l, spp, bps, planar);
 }
 
 /* The handle of channel page `page`, on the directory of level `l`. */
@@ -316,9 +344,76 @@ static sscor_status tiff_open(sscor_slide *s) {
 static void cache_clear(sscor_slide *s) {
   for (int i = 0; i < s->ncache; i++) free(s->cache[i].data);
   free(s->cache);
+  free(s->bucket);
   s->cache = NULL;
+  s->bucket = NULL;
   s->ncache = s->capcache = 0;
+  s->mru = s->lru = -1;
   s->cache_bytes = 0;
+}
+
+static int *cache_head(sscor_slide *s, int level, int plane, uint32_t index) {
+  uint32_t h = (index * 2654435761u) ^ ((uint32_t)level * 40503u) ^ ((uint32_t)plane * 9176u);
+  return &s->bucket[(h ^ (h >> 15)) & (uint32_t)(2 * s->capcache - 1)];
+}
+
+/* The link pointing at entry i in its hash chain. */
+static int *cache_link(sscor_slide *s, int i) {
+  const cache_entry *e = &s->cache[i];
+  int *p = cache_head(s, e->level, e->plane, e->index);
+  while (*p != i) p = &s->cache[*p].hnext;
+  return p;
+}
+
+static void lru_unlink(sscor_slide *s, int i) {
+  cache_entry *e = &s->cache[i];
+  *(e->prev >= 0 ? &s->cache[e->prev].next : &s->mru) = e->next;
+  *(e->next >= 0 ? &s->cache[e->next].prev : &s->lru) = e->prev;
+}
+
+static void lru_push_front(sscor_slide *s, int i) {
+  cache_entry *e = &s->cache[i];
+  e->prev = -1;
+  e->next = s->mru;
+  *(s->mru >= 0 ? &s->cache[s->mru].prev : &s->lru) = i;
+  s->mru = i;
+}
+
+/* Drops entry i; the last entry moves into its slot. */
+static void cache_evict(sscor_slide *s, int i) {
+  int last = s->ncache - 1;
+  lru_unlink(s, i);
+  *cache_link(s, i) = s->cache[i].hnext;
+  s->cache_bytes -= s->cache[i].bytes;
+  free(s->cache[i].data);
+  if (i != last) {
+    *cache_link(s, last) = i;
+    s->cache[i] = s->cache[last];
+    cache_entry *e = &s->cache[i];
+    *(e->prev >= 0 ? &s->cache[e->prev].next : &s->mru) = i;
+    *(e->next >= 0 ? &s->cache[e->next].prev : &s->lru) = i;
+  }
+  s->ncache--;
+}
+
+/* Room for one more entry: doubles the arrays, rehashing every entry. */
+static sscor_status cache_grow(sscor_slide *s) {
+  int cap = s->capcache ? s->capcache * 2 : 16;
+  cache_entry *c = realloc(s->cache, (size_t)cap * sizeof *c);
+  if (c) s->cache = c;
+  int *b = c ? malloc(2 * (size_t)cap * sizeof *b) : NULL;
+  if (!b) return sscor_fail(SSCOR_E_NOMEM, "%s: cannot grow the tile cache", s->path);
+  free(s->bucket);
+  s->bucket = b;
+  s->capcache = cap;
+  for (int i = 0; i < 2 * cap; i++) b[i] = -1;
+  for (int i = 0; i < s->ncache; i++) {
+    cache_entry *e = &s->cache[i];
+    int *head = cache_head(s, e->level, e->plane, e->index);
+    e->hnext = *head;
+    *head = i;
+  }
+  return SSCOR_OK;
 }
 
 static size_t block_bytes(const sscor_slide *s, const tiff_level *l) {
@@ -375,23 +470,23 @@ static sscor_status tiff_decode(sscor_slide *s, int level, int plane, uint32_t i
 
 static sscor_status cache_get(sscor_slide *s, int level, int plane, uint32_t index,
                               const uint8_t **out) {
-  for (int i = 0; i < s->ncache; i++) {
-    cache_entry *e = &s->cache[i];
-    if (e->level == level && e->plane == plane && e->index == index) {
-      e->stamp = ++s->clock;
-      *out = e->data;
-      return SSCOR_OK;
+  if (s->capcache) {
+    for (int i = *cache_head(s, level, plane, index); i >= 0; i = s->cache[i].hnext) {
+      cache_entry *e = &s->cache[i];
+      if (e->level == level && e->plane == plane && e->index == index) {
+        lru_unlink(s, i);
+        lru_push_front(s, i);
+        *out = e->data;
+        return SSCOR_OK;
+      }
     }
   }
   size_t bytes = block_bytes(s, &s->lv[level]);
   /* Evict least recently used blocks until the new one fits the budget. */
-  while (s->ncache > 0 && s->cache_bytes + bytes > s->cache_budget) {
-    int lru = 0;
-    for (int i = 1; i < s->ncache; i++)
-      if (s->cache[i].stamp < s->cache[lru].stamp) lru = i;
-    s->cache_bytes -= s->cache[lru].bytes;
-    free(s->cache[lru].data);
-    s->cache[lru] = s->cache[--s->ncache];
+  while (s->ncache > 0 && s->cache_bytes + bytes > s->cache_budget) cache_evict(s, s->lru);
+  if (s->ncache == s->capcache) {
+    sscor_status st = cache_grow(s);
+    if (st) return st;
   }
   uint8_t *data = malloc(bytes);
   if (!data) return sscor_fail(SSCOR_E_NOMEM, "%s: cannot allocate a %zu-byte tile", s->path, bytes);
@@ -400,16 +495,11 @@ static sscor_status cache_get(sscor_slide *s, int level, int plane, uint32_t ind
     free(data);
     return st;
   }
-  if (s->ncache == s->capcache) {
-    int cap = s->capcache ? s->capcache * 2 : 16;
-    cache_entry *c = realloc(s->cache, (size_t)cap * sizeof *c);
-    if (!c) {
-      free(data);
-      return sscor_fail(SSCOR_E_NOMEM, "cannot grow the tile cache");
-    }
-    s->cache = c, s->capcache = cap;
-  }
-  s->cache[s->ncache++] = (cache_entry){level, plane, index, data, bytes, ++s->clock};
+  int i = s->ncache++;
+  int *head = cache_head(s, level, plane, index);
+  s->cache[i] = (cache_entry){level, plane, index, data, bytes, -1, -1, *head};
+  *head = i;
+  lru_push_front(s, i);
   s->cache_bytes += bytes;
   *out = data;
   return SSCOR_OK;
@@ -474,7 +564,44 @@ static double os_mpp(openslide_t *osr, const char *name) {
   return end != v && isfinite(d) && d > 0 ? d : 0;
 }
 
+/* OpenSlide 3.4.1 trusts the directories of TIFF-based slides: a tiled
+ * directory larger than the first one (a level with a downsample below 1)
+ * makes its Aperio reader divide by zero, and it allocates whole tiles of
+ * whatever size a header claims. Such files are refused before it opens them. */
+static sscor_status os_check_tiff(sscor_slide *s, const char *vendor) {
+  TIFF *tif = sscor_tiff_open(s->path, "rm", &s->eb);
+  if (!tif)
+    return sscor_fail(SSCOR_E_CORRUPT, "%s: corrupt %s slide: %s", s->path, vendor, tiff_why(s));
+  uint32_t w0 = 0, h0 = 0;
+  sscor_status st = SSCOR_OK;
+  for (int d = 0; d < 4 * MAX_LEVELS && !st; d++) {
+    uint32_t w = 0, h = 0, tw = 0, th = 0;
+    TIFFGetField(tif, TIFFTAG_IMAGEWIDTH, &w);
+    TIFFGetField(tif, TIFFTAG_IMAGELENGTH, &h);
+    if (d == 0) w0 = w, h0 = h;
+    if (w < 1 || h < 1 || w > SSCOR_IMAGE_MAX_SIDE || h > SSCOR_IMAGE_MAX_SIDE)
+      st = sscor_fail(SSCOR_E_CORRUPT, "%s: corrupt %s slide: directory %d is %ux%u pixels",
+                      s->path, vendor, d, w, h);
+    else if (TIFFIsTiled(tif) && (!TIFFGetField(tif, TIFFTAG_TILEWIDTH, &tw) ||
+                                     !TIFFGetField(tif, TIFFTAG_TILELENGTH, &th) || tw < 1 ||
+                                     th < 1 || (uint64_t)tw * th * 4 > BLOCK_LIMIT))
+      st = sscor_fail(SSCOR_E_CORRUPT, "%s: corrupt %s slide: directory %d has %ux%u tiles",
+                      s->path, vendor, d, tw, th);
+    else if (d > 0 && TIFFIsTiled(tif) && strcmp(vendor, "aperio") == 0 && (w > w0 || h > h0))
+      st = sscor_fail(SSCOR_E_CORRUPT,
+                      "%s: corrupt %s slide: level directory %d (%ux%u) is larger than the "
+                      "full-resolution image (%ux%u)", s->path, vendor, d, w, h, w0, h0);
+    if (!TIFFReadDirectory(tif)) break;
+  }
+  TIFFClose(tif);
+  return st;
+}
+
 static sscor_status os_open(sscor_slide *s, const char *vendor) {
+  if (sscor_file_is_tiff(s->path)) {
+    sscor_status st = os_check_tiff(s, vendor);
+    if (st) return st;
+  }
   s->osr = openslide_open(s->path);
   if (!s->osr)
     return sscor_fail(SSCOR_E_FORMAT, "%s: OpenSlide cannot open this %s slide", s->path, vendor);
@@ -544,13 +671,22 @@ sscor_status sscor_slide_open(const char *path, sscor_slide **out) {
   if (!s) return sscor_fail(SSCOR_E_NOMEM, "out of memory");
   s->path = strdup(path);
   s->cache_budget = SSCOR_SLIDE_CACHE_DEFAULT;
+  s->mru = s->lru = -1;
   if (!s->path) {
     free(s);
     return sscor_fail(SSCOR_E_NOMEM, "out of memory");
   }
-  const char *vendor = openslide_detect_vendor(path);
+  int tiff = sscor_file_is_tiff(path);
+  char why[256];
   sscor_status st;
-  if (sscor_file_is_tiff(path) && (!vendor || strcmp(vendor, "generic-tiff") == 0))
+  /* before OpenSlide sees it: a few corrupt bytes could make it allocate gigabytes */
+  if (tiff && !sscor_tiff_check_extents(path, why, sizeof why)) {
+    st = sscor_fail(SSCOR_E_CORRUPT, "%s: corrupt TIFF: %s", path, why);
+    sscor_slide_close(s);
+    return st;
+  }
+  const char *vendor = openslide_detect_vendor(path);
+  if (tiff && (!vendor || strcmp(vendor, "generic-tiff") == 0))
     st = tiff_open(s);
   else if (vendor)
     st = os_open(s, vendor);

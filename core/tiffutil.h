@@ -35,4 +35,11 @@ const char *sscor_tiff_why(const sscor_tiff_errbuf *eb, const char *fallback);
 /* 1 when the first bytes of path are a TIFF or BigTIFF header. */
 int sscor_file_is_tiff(const char *path);
 
+/* Walks the main directory chain (and SubIFDs) of a TIFF/BigTIFF: 1 when every
+ * directory and every tag's data lies inside the file; else 0 with the first
+ * offender in why. OpenSlide 3.4.1's own TIFF parser allocates what a tag
+ * claims before reading it (gigabytes for a few corrupt bytes), so files
+ * failing this never reach it. */
+int sscor_tiff_check_extents(const char *path, char *why, size_t why_len);
+
 #endif

@@ -11,6 +11,7 @@ packages=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   libopenslide-dev openslide-tools libtiff-dev libtiff-tools
   libdnnl-dev ocl-icd-opencl-dev libcairo2-dev libdeflate-dev libzstd-dev
+  clang libclang-rt-14-dev libomp-dev # fuzz targets (tests/fuzz/run.sh): libFuzzer, clang's OpenMP
 )
 if [ "${1:-}" = "--dev" ]; then
   packages+=(python3-torch python3-numpy python3-skimage python3-tifffile libvips-tools time
