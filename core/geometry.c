@@ -584,6 +584,8 @@ sscor_status sscor_geometry_parse(const char *text, const char *name, sscor_geom
       NUM(3, "seam start", a);
       NUM(4, "seam end", b);
       if (b <= a) PFAIL("seam extent %g..%g is empty", a, b);
+      /* shorter seams are no seam, and would not survive the text form's 0.01 px */
+      if (b - a < 1) PFAIL("seam extent %g..%g is shorter than 1 px", a, b);
       if (fabs(p) > SSCOR_IMAGE_MAX_SIDE || fabs(a) > SSCOR_IMAGE_MAX_SIDE ||
           fabs(b) > SSCOR_IMAGE_MAX_SIDE)
         PFAIL("seam %g from %g to %g is out of range (-%d..%d)", p, a, b, SSCOR_IMAGE_MAX_SIDE,

@@ -430,6 +430,7 @@ static void test_format(void) {
       {"sscor-geometry 1\nimage 100 100\nangle\n", ":3: expected \"angle DEGREES\""},
       {"sscor-geometry 1\nimage 100 100\nseam x 1 2 3\n", ":3: expected \"seam v|h"},
       {"sscor-geometry 1\nimage 100 100\nseam v 1 5 3\n", ":3: seam extent 5..3 is empty"},
+      {"sscor-geometry 1\nimage 100 100\nseam v 30 0 0.002\n", ":3: seam extent 0..0.002 is shorter than 1 px"},
       {"sscor-geometry 1\nimage 100 100\nregion 90 90 20 20\n", ":3: geometry: region 90,90 size 20x20 does not lie"},
       {"sscor-geometry 1\nimage 100 100\nregion 1 1 2 2 blob\n", ":3: unknown region kind \"blob\""},
       {"sscor-geometry 1\nimage 100 100\nwobble 3\n", ":3: unknown record \"wobble\""},
