@@ -237,7 +237,7 @@ static void key_figures(sscor_sb *b, const sscor_report_pictures *p, const char 
     href(b, files, "tiles.txt");
     sscor_sb_printf(b, "</code> gives the same figures)");
   } else {
-    sscor_sb_printf(b, "; no seam figures: they need an axis-aligned tile grid");
+    sscor_sb_printf(b, "; no seam figures: they need an axis-aligned tile grid (the detected frame is turned)");
   }
   sscor_sb_printf(b, ".</p></section>\n");
 }

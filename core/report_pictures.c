@@ -399,16 +399,25 @@ static sscor_status seam_profile(const char *path, const sscor_image *in, const 
 
 /* ---- metrics ------------------------------------------------------------- */
 
-/* Axis-aligned tiles of g as rectangles at 1/f scale (none for a rotated
- * frame: the seam figures need an axis-aligned grid). */
+/* The tiles of g as image rectangles at 1/f scale, each placed at its
+ * centre's image position: exact for an axis-aligned frame, within a pixel
+ * while the angle turns a tile side by less than one (else none: the seam
+ * figures need an axis-aligned grid). */
 static int tile_rects(const sscor_geometry *g, double f, sscor_rect **out) {
   *out = NULL;
-  if (!g || !g->n_tiles || g->angle_deg != 0.0) return 0;
+  if (!g || !g->n_tiles) return 0;
+  double side = g->tile_w > g->tile_h ? g->tile_w : g->tile_h;
+  for (int i = 0; i < g->n_tiles; i++) side = fmax(side, fmax(g->tiles[i].w, g->tiles[i].h));
+  if (fabs(g->angle_deg) * M_PI / 180 * side > 1.0) return 0;
   sscor_rect *r = malloc(sizeof *r * (size_t)g->n_tiles);
   if (!r) return 0;
-  for (int i = 0; i < g->n_tiles; i++)
-    r[i] = (sscor_rect){(int)lround(g->tiles[i].x / f), (int)lround(g->tiles[i].y / f),
-                        (int)lround(g->tiles[i].w / f), (int)lround(g->tiles[i].h / f)};
+  for (int i = 0; i < g->n_tiles; i++) {
+    const sscor_tile *t = &g->tiles[i];
+    double x, y;
+    sscor_geometry_to_image(g, t->x + t->w / 2.0, t->y + t->h / 2.0, &x, &y);
+    r[i] = (sscor_rect){(int)lround((x - t->w / 2.0) / f), (int)lround((y - t->h / 2.0) / f), (int)lround(t->w / f),
+                        (int)lround(t->h / f)};
+  }
   *out = r;
   return g->n_tiles;
 }
