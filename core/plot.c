@@ -52,7 +52,9 @@ static void draw_axes(cairo_t *cr, const frame_t *f, const sscor_plot_opts *o) {
     cairo_show_text(cr, buf);
     double x = f->L + (f->W - f->L - f->R) * t / 4.0;
     snprintf(buf, sizeof buf, "%d", (int)lrint(f->xmin + (f->xmax - f->xmin) * t / 4.0));
-    cairo_move_to(cr, x - 10, f->H - f->B + 18);
+    cairo_text_extents_t e;
+    cairo_text_extents(cr, buf, &e);
+    cairo_move_to(cr, t == 4 ? x - e.x_advance + 4 : t ? x - e.x_advance / 2 : x - 4, f->H - f->B + 18); /* inside the picture */
     cairo_show_text(cr, buf);
   }
   cairo_move_to(cr, f->L, 24);

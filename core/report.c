@@ -80,7 +80,7 @@ const char sscor_report_css[] =
     ".note{font-size:13px;color:#5a6475;margin:8px 0 0}"
     "dl{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;margin:0}dt{color:#5a6475}"
     "dd{margin:0;word-break:break-word}code{font-size:13px;background:#f0f2f6;padding:1px 4px;border-radius:3px}"
-    "tr.bad td{background:#fdf1f0}td.msg{color:#7d1a12;font-size:13px;word-break:break-word}";
+    "td.d{white-space:nowrap;font-size:13px;color:#5a6475}tr.bad td{background:#fdf1f0}td.msg{color:#7d1a12;font-size:13px;word-break:break-word}";
 
 /* ---- names and folders --------------------------------------------------- */
 
@@ -254,7 +254,7 @@ static void picture(sscor_sb *b, const char *files, const char *file, const char
 
 static void pictures(sscor_sb *b, const sscor_report_pictures *p, const char *files) {
   if (p->have_before) {
-    sscor_sb_printf(b, "<section><h2>Before and after</h2><div class=\"pics\">\n");
+    sscor_sb_printf(b, "<section><h2>%s</h2><div class=\"pics\">\n", p->have_after ? "Before and after" : "The input");
     picture(b, files, "before.png", NULL, "before: the input (display range: its 0.5-99.7 percentiles)");
     if (p->have_after) picture(b, files, "after.png", NULL, "after: the corrected output, same display range");
     sscor_sb_printf(b, "</div></section>\n");

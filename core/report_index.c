@@ -130,7 +130,7 @@ static void row(sscor_sb *b, const entry_t *e) {
     num(b, tb, "%.3f", within(tb, 0.8, 1.25));
   }
   num(b, val(e, K_SECONDS), "%.1f s", 0);
-  sscor_sb_printf(b, "<td>");
+  sscor_sb_printf(b, "<td class=\"d\">");
   sscor_sb_html(b, e->v[K_DATE]);
   sscor_sb_printf(b, "</td></tr>\n");
 }

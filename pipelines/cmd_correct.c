@@ -413,6 +413,7 @@ int sscor_cmd_detect(int argc, char **argv) {
   opts_t o;
   int rc, i = parse(cmd, USAGE_DETECT, argc, argv, &o, &rc);
   if (i < 0 || operands(cmd, argc, i, 1, &rc)) return rc;
+  if (o.report) return sscor_cli_usage_error(cmd, "--report is for correct and batch");
   sscor_analyse_params ap;
   sscor_analyse_params_default(&ap);
   ap.scale = o.scale;
@@ -437,6 +438,7 @@ int sscor_cmd_train(int argc, char **argv) {
   opts_t o;
   int rc, i = parse(cmd, USAGE_TRAIN, argc, argv, &o, &rc);
   if (i < 0 || operands(cmd, argc, i, 2, &rc)) return rc;
+  if (o.report) return sscor_cli_usage_error(cmd, "--report is for correct and batch");
   return do_train(cmd, argv[i], argv[i + 1], &o);
 }
 
@@ -445,6 +447,7 @@ int sscor_cmd_apply(int argc, char **argv) {
   opts_t o;
   int rc, i = parse(cmd, USAGE_APPLY, argc, argv, &o, &rc);
   if (i < 0 || operands(cmd, argc, i, 2, &rc)) return rc;
+  if (o.report) return sscor_cli_usage_error(cmd, "--report is for correct and batch");
   if (!o.model) return sscor_cli_usage_error(cmd, "--model is required");
   sscor_model m;
   if (sscor_model_load(o.model, &m)) return sscor_cli_fail(cmd); /* clear message before any pipeline */
