@@ -40,6 +40,7 @@ static void accumulate(const sscor_image *band, int x0, int f, int nout, int ow,
  * coarsest pyramid level not coarser than the factor, read in bands of
  * tile-friendly height and at most 16 MB. *got: the level-0 px per pixel. */
 static sscor_status read_reduced(const char *path, double factor, int rgb, sscor_image *out, double *got) {
+  memset(out, 0, sizeof *out);
   sscor_slide *s;
   sscor_status st = sscor_slide_open(path, &s);
   if (st) return st;
