@@ -77,19 +77,24 @@ awk -v a="$r0" -v b="$r1" 'BEGIN{exit !(b < a)}' && ok "the report shows seams r
 grep -q "^seam_ratio_out	" "$F/summary.tsv" && grep -q "^status	ok$" "$F/summary.tsv" && ok "summary.tsv" || bad "summary.tsv"
 
 # --- a failed input: its page with the error, listed in the index
-echo "not an image" >"$T/broken.tif"
-expect_rc 1 "correct --report on a broken input" "$S" correct -q "$T/broken.tif" "$T/broken_out.tif" --report "$R"
+B="$T/bro<&>ken.tif" # text in the pages is escaped
+echo "not an image" >"$B"
+expect_rc 1 "correct --report on a broken input" "$S" correct -q "$B" "$T/broken_out.tif" --report "$R"
 [ ! -e "$T/broken_out.tif" ] && ok "no output for the failure" || bad "output left after failure"
 [ -s "$R/broken_out.html" ] && grep -q 'class="badge failed"' "$R/broken_out.html" && ok "failed page" || bad "no failed page"
-grep -q "broken.tif" "$R/broken_out_files/summary.tsv" && grep -q "^status	failed$" "$R/broken_out_files/summary.tsv" \
+grep -qF "bro<&>ken.tif" "$R/broken_out_files/summary.tsv" && grep -q "^status	failed$" "$R/broken_out_files/summary.tsv" \
   && ok "failure summary names the file" || bad "failure summary: $(cat "$R/broken_out_files/summary.tsv")"
 msg=$(sed -n 's/^error	//p' "$R/broken_out_files/summary.tsv")
 I="$R/index.html"
 grep -q 'href="slide_out.html"' "$I" && grep -q 'href="broken_out.html"' "$I" && ok "index links both slides" \
   || bad "index lacks a slide"
 grep -q "2 slides: 1 corrected, 1 failed" "$I" && ok "index counts" || bad "index counts"
-grep -o '<td colspan="5" class="msg">[^<]*' "$I" | grep -qF "${msg:0:40}" && ok "index shows the failure's message" \
-  || bad "index lacks the message '$msg'"
+tail=${msg#*ken.tif}
+grep -o '<td colspan="5" class="msg">[^<]*' "$I" | grep -F 'bro&lt;&amp;&gt;ken.tif' | grep -qF "${tail:0:30}" \
+  && ok "index shows the failure's message, escaped" || bad "index lacks the message '$msg'"
+grep -qF "bro<&>ken" "$I" "$R/broken_out.html" && bad "unescaped text in the pages" || ok "no unescaped text"
+grep -q 'id="error">[^<]*bro&lt;&amp;&gt;ken.tif' "$R/broken_out.html" && ok "failed page shows the error" \
+  || bad "failed page lacks the error"
 for r in $(grep -o 'href="[^"]*"' "$I" | sed 's/href="\(.*\)"/\1/'); do [ -e "$R/$r" ] || bad "index links missing $r"; done
 
 # --- the index alone; bad folders and names
