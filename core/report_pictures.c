@@ -116,11 +116,12 @@ static sscor_status read_crop(const char *path, int x, int y, int c, sscor_image
 
 /* Display range: the 0.5 and 99.7 percentiles of every sample (a 4096-bin
  * histogram between min and max), so a few hot pixels do not darken it. */
-static void display_range(const sscor_image *img, double *lo, double *hi) {
+static void channel_range(const sscor_image *img, int c, double *lo, double *hi) {
   size_t n = (size_t)img->width * img->height * img->channels;
+  size_t c0 = c < 0 ? 0 : (size_t)c, step = c < 0 ? 1 : (size_t)img->channels;
   const float *v = img->data; /* F32, packed */
   double mn = INFINITY, mx = -INFINITY;
-  for (size_t i = 0; i < n; i++)
+  for (size_t i = c0; i < n; i += step)
     if (isfinite(v[i])) mn = fmin(mn, v[i]), mx = fmax(mx, v[i]);
   *lo = isfinite(mn) ? mn : 0, *hi = isfinite(mx) ? mx : 1;
   if (!(mx > mn)) {
@@ -129,8 +130,9 @@ static void display_range(const sscor_image *img, double *lo, double *hi) {
   }
   enum { NB = 4096 };
   size_t hist[NB] = {0};
-  for (size_t i = 0; i < n; i++)
+  for (size_t i = c0; i < n; i += step)
     if (isfinite(v[i])) hist[(int)fmin(NB - 1, (v[i] - mn) / (mx - mn) * NB)]++;
+  n = (n - c0 + step - 1) / step;
   size_t acc = 0, a = (size_t)(0.005 * n), b = (size_t)(0.997 * n);
   int ia = -1, ib = NB - 1;
   for (int i = 0; i < NB; i++) {
@@ -144,7 +146,25 @@ static void display_range(const sscor_image *img, double *lo, double *hi) {
   *lo = mn + (mx - mn) * ia / NB, *hi = mn + (mx - mn) * (ib + 1) / NB;
 }
 
-static cairo_surface_t *to_surface(const sscor_image *img, double lo, double hi) {
+/* One range for every channel (8-bit colour: keeps its balance), or one per
+ * channel (fluorescence channels differ in brightness by design). */
+typedef struct {
+  double lo[3], hi[3];
+} range_t;
+
+static range_t display_range(const sscor_image *img, int per_channel) {
+  range_t r;
+  for (int k = 0; k < 3; k++) {
+    if (k && !per_channel) {
+      r.lo[k] = r.lo[0], r.hi[k] = r.hi[0];
+      continue;
+    }
+    channel_range(img, per_channel && img->channels == 3 ? k : -1, &r.lo[k], &r.hi[k]);
+  }
+  return r;
+}
+
+static cairo_surface_t *to_surface(const sscor_image *img, const range_t *r) {
   cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, img->width, img->height);
   cairo_surface_flush(s);
   unsigned char *d = cairo_image_surface_get_data(s);
@@ -155,7 +175,7 @@ static cairo_surface_t *to_surface(const sscor_image *img, double lo, double hi)
     for (int x = 0; x < img->width; x++) {
       uint32_t rgb = 0;
       for (int k = 0; k < 3; k++) {
-        double t = (row[(size_t)x * C + (C == 3 ? k : 0)] - lo) / (hi - lo);
+        double t = (row[(size_t)x * C + (C == 3 ? k : 0)] - r->lo[k]) / (r->hi[k] - r->lo[k]);
         int b = (int)lrint(255 * (t < 0 ? 0 : t > 1 ? 1 : t));
         rgb = rgb << 8 | (uint32_t)b;
       }
@@ -178,11 +198,11 @@ static cairo_surface_t *scaled(cairo_surface_t *src, int dw, int dh) {
   return s;
 }
 
-static sscor_status write_display(const sscor_image *img, double lo, double hi, int dw, int dh, const char *dir,
+static sscor_status write_display(const sscor_image *img, const range_t *r, int dw, int dh, const char *dir,
                                   const char *name, cairo_surface_t **keep) {
   char path[4096];
   snprintf(path, sizeof path, "%s/%s", dir, name);
-  cairo_surface_t *raw = to_surface(img, lo, hi), *s = scaled(raw, dw, dh);
+  cairo_surface_t *raw = to_surface(img, r), *s = scaled(raw, dw, dh);
   cairo_surface_destroy(raw);
   sscor_status st = sscor_png_write(s, path);
   if (keep && !st)
@@ -471,16 +491,15 @@ static sscor_status thumbnails(const char *dir, const char *input, const char *o
   double k = side > THUMB ? (double)THUMB / side : 1.0, got;
   int ft = side / THUMB > 1 ? side / THUMB : 1, dw = (int)fmax(1, lround(W * k)), dh = (int)fmax(1, lround(H * k));
   sscor_image t = {0};
-  double lo, hi;
   sscor_status st = read_reduced(input, ft, 1, &t, &got);
   if (st) return st;
-  display_range(&t, &lo, &hi);
-  st = write_display(&t, lo, hi, dw, dh, dir, "before.png", before);
+  range_t r = display_range(&t, pic->per_channel);
+  st = write_display(&t, &r, dw, dh, dir, "before.png", before);
   sscor_image_free(&t);
   pic->have_before = !st;
   if (st || !output) return st;
   if (!(st = read_reduced(output, ft, 1, &t, &got))) {
-    st = write_display(&t, lo, hi, dw, dh, dir, "after.png", NULL); /* the input's range: honest comparison */
+    st = write_display(&t, &r, dw, dh, dir, "after.png", NULL); /* the input's range: honest comparison */
     sscor_image_free(&t);
   }
   pic->have_after = !st;
@@ -493,12 +512,12 @@ static sscor_status crops(const char *dir, const char *input, const char *output
   int c = pic->crop_size;
   sscor_status st = read_crop(input, pic->crop_x, pic->crop_y, c, &a);
   if (!st) st = read_crop(output, pic->crop_x, pic->crop_y, c, &b);
-  double lo, hi;
-  if (!st) display_range(&a, &lo, &hi);
+  range_t r = {{0}, {1, 1, 1}};
+  if (!st) r = display_range(&a, pic->per_channel);
   const char *names[2] = {"crop_before.png", "crop_after.png"};
   const sscor_image *imgs[2] = {&a, &b};
   for (int i = 0; i < 2 && !st; i++) {
-    cairo_surface_t *s = to_surface(imgs[i], lo, hi);
+    cairo_surface_t *s = to_surface(imgs[i], &r);
     draw_seam_ticks(s, g, sm, n, pic->crop_x, pic->crop_y, c);
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, names[i]);
@@ -549,23 +568,35 @@ static sscor_status seam_pictures(const char *dir, const char *input, const char
   return st;
 }
 
+/* Level-0 size and channels of a slide. */
+static sscor_status slide_dims(const char *path, int64_t *W, int64_t *H, int *C, sscor_sample_type *type) {
+  sscor_slide *s;
+  sscor_status st = sscor_slide_open(path, &s);
+  if (st) return st;
+  st = sscor_slide_level_size(s, 0, W, H);
+  *C = sscor_slide_get_info(s)->channels;
+  *type = sscor_slide_get_info(s)->type;
+  sscor_slide_close(s);
+  return st;
+}
+
 sscor_status sscor_report_make_pictures(const char *dir, const char *input, const char *output,
                                         const sscor_geometry *g, sscor_report_pictures *pic) {
   memset(pic, 0, sizeof *pic);
-  sscor_slide *s;
-  int64_t W, H;
-  sscor_status st = sscor_slide_open(input, &s);
+  int64_t W, H, W2, H2;
+  int C, C2;
+  sscor_sample_type type, type2;
+  sscor_status st = slide_dims(input, &W, &H, &C, &type);
+  if (!st && output) st = slide_dims(output, &W2, &H2, &C2, &type2);
   if (st) return st;
-  st = sscor_slide_level_size(s, 0, &W, &H);
-  sscor_slide_close(s);
-  if (st) return st;
+  pic->per_channel = type != SSCOR_U8;
   pic->width = (int)W, pic->height = (int)H;
   pic->crop_size = (int)fmin(CROP, fmin(W, H));
   cairo_surface_t *before = NULL;
   sscor_image in = {0}, out = {0};
   double f = 1;
   st = thumbnails(dir, input, output, pic, &before);
-  if (!st && output) st = measure(input, output, g, pic, &in, &out, &f);
+  if (!st && output && C == C2) st = measure(input, output, g, pic, &in, &out, &f); /* else some channels only */
   if (!st && g && g->n_tiles) st = write_tiles(dir, g);
   if (!st && g && (g->n_tiles || g->n_seams)) st = seam_pictures(dir, input, output, g, &in, &out, f, before, pic);
   if (before) cairo_surface_destroy(before);

@@ -35,6 +35,7 @@ typedef struct {
   int have_metrics;
   sscor_correction_report metrics;
   int metric_tiles;         /* tiles the seam figures were measured over (0: none) */
+  int per_channel;          /* display range per channel (not 8-bit colour) */
 } sscor_report_pictures;
 
 /* Writes the pictures into files_dir (a folder that exists) and measures the
