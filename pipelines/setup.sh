@@ -2,6 +2,7 @@
 # Installs what sscor needs on Debian 12 and builds it into build/.
 #   bash pipelines/setup.sh         build + runtime dependencies, then build
 #   bash pipelines/setup.sh --dev   also PyTorch, scikit-image, vips (fixtures, benchmarks)
+#   bash pipelines/setup.sh --workflow   also what the many-slides workflow and its tests use
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,12 @@ packages=(
   libdnnl-dev ocl-icd-opencl-dev libcairo2-dev libdeflate-dev libzstd-dev
   clang libclang-rt-14-dev libomp-dev # fuzz targets (tests/fuzz/run.sh): libFuzzer, clang's OpenMP
 )
+# --workflow: chromium renders the report pages in tests/test_cli_report.sh
+workflow_packages=()
+workflow_packages+=(chromium)
+if [ "${1:-}" = "--workflow" ]; then
+  packages+=("${workflow_packages[@]}")
+fi
 if [ "${1:-}" = "--dev" ]; then
   packages+=(python3-torch python3-numpy python3-skimage python3-tifffile libvips-tools time
     libopenblas0-pthread) # PyTorch baseline in bench/: with only reference BLAS its ConvTranspose2d is ~7x slower
