@@ -2,6 +2,7 @@
 # Installs what sscor needs on Debian 12 and builds it into build/.
 #   bash pipelines/setup.sh         build + runtime dependencies, then build
 #   bash pipelines/setup.sh --dev   also PyTorch, scikit-image, vips (fixtures, benchmarks)
+#   bash pipelines/setup.sh --workflow  also Snakemake and Slurm (pipelines/workflow/, bench/slurm_local.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,12 @@ packages=(
   libopenslide-dev openslide-tools libtiff-dev libtiff-tools
   libdnnl-dev ocl-icd-opencl-dev libcairo2-dev libdeflate-dev libzstd-dev
 )
+# many slides: Snakemake (psutil for its benchmark files), a single-node Slurm for
+# bench/slurm_local.sh, GNU time for bench/workflow.sh
+workflow_packages=(snakemake python3-psutil slurm-wlm munge time)
+if [ "${1:-}" = "--workflow" ]; then
+  packages+=("${workflow_packages[@]}")
+fi
 if [ "${1:-}" = "--dev" ]; then
   packages+=(python3-torch python3-numpy python3-skimage python3-tifffile libvips-tools time
     libopenblas0-pthread) # PyTorch baseline in bench/: with only reference BLAS its ConvTranspose2d is ~7x slower
