@@ -312,11 +312,14 @@ sscor_status sscor_metric_read_tiles(const char *path, int tile_w, int tile_h, s
     while (isspace((unsigned char)*s)) s++;
     if (!*s || *s == '#') continue;
     char name[1024];
-    long x, y;
+    long x, y, w = tile_w, h = tile_h;
     char extra;
-    if (sscanf(s, "%1023s %ld %ld %c", name, &x, &y, &extra) != 3 || x < -SSCOR_IMAGE_MAX_SIDE ||
-        x > SSCOR_IMAGE_MAX_SIDE || y < -SSCOR_IMAGE_MAX_SIDE || y > SSCOR_IMAGE_MAX_SIDE) {
-      st = sscor_fail(SSCOR_E_FORMAT, "%s:%d: expected 'name x y' with integer x, y", path, lineno);
+    int got = sscanf(s, "%1023s %ld %ld %ld %ld %c", name, &x, &y, &w, &h, &extra);
+    if ((got != 3 && got != 5) || x < -SSCOR_IMAGE_MAX_SIDE || x > SSCOR_IMAGE_MAX_SIDE ||
+        y < -SSCOR_IMAGE_MAX_SIDE || y > SSCOR_IMAGE_MAX_SIDE || w < 1 || w > SSCOR_IMAGE_MAX_SIDE || h < 1 ||
+        h > SSCOR_IMAGE_MAX_SIDE) {
+      st = sscor_fail(SSCOR_E_FORMAT, "%s:%d: expected 'name x y [w h]' with integer x, y (and sizes >= 1)", path,
+                      lineno);
       break;
     }
     if (n == cap) {
@@ -328,7 +331,7 @@ sscor_status sscor_metric_read_tiles(const char *path, int tile_w, int tile_h, s
       }
       v = nv;
     }
-    v[n++] = (sscor_rect){(int)x, (int)y, tile_w, tile_h};
+    v[n++] = (sscor_rect){(int)x, (int)y, (int)w, (int)h};
   }
   if (!st && ferror(f)) st = sscor_fail(SSCOR_E_IO, "%s: read error", path);
   if (!st && n == 0) st = sscor_fail(SSCOR_E_FORMAT, "%s: no tile positions", path);

@@ -70,7 +70,8 @@ sscor_status sscor_metric_mask_exclude_edges(sscor_image *mask, const sscor_rect
                                              int ntiles, int margin);
 
 /* Reads a tile position list ("name x y" per line, '#' comments, as
- * wsi_brain/tile_positions.txt) into rectangles of tile_w x tile_h.
+ * wsi_brain/tile_positions.txt) into rectangles of tile_w x tile_h; a line
+ * "name x y w h" gives that tile its own size.
  * *tiles is malloc'd. Malformed lines are an error naming file and line. */
 sscor_status sscor_metric_read_tiles(const char *path, int tile_w, int tile_h,
                                      sscor_rect **tiles, int *ntiles);

@@ -9,6 +9,8 @@
 
 #include "status.h"
 
+#define SSCOR_VERSION "0.1.0"
+
 /* Exit codes, the same for every sub-command. */
 enum {
   SSCOR_EXIT_OK = 0,
@@ -31,6 +33,7 @@ int sscor_cmd_train(int argc, char **argv);
 int sscor_cmd_apply(int argc, char **argv);
 int sscor_cmd_correct(int argc, char **argv);
 int sscor_cmd_batch(int argc, char **argv);
+int sscor_cmd_report_index(int argc, char **argv);
 
 /* Prints "sscor CMD: <last libsscor error>" and returns SSCOR_EXIT_FAIL. */
 int sscor_cli_fail(const char *cmd);

@@ -21,6 +21,7 @@
 #include "correct.h"
 #include "trainer.h"
 #include "gst_pipeline.h"
+#include "cli_report.h"
 
 typedef struct {
   const char *geometry;  /* explicit geometry file */
@@ -37,6 +38,8 @@ typedef struct {
   const char *preset; /* trainer preset */
   int epochs;
   double budget;      /* training seconds */
+  const char *report; /* --report DIR */
+  sscor_cli_report *rep; /* what the report collects, during do_correct */
 } opts_t;
 
 /* ---- GStreamer ---------------------------------------------------------- */
@@ -102,6 +105,7 @@ static char *train_pipeline(const char *in, const char *model, const opts_t *o) 
 /* What sscorsample and sscortrain report, as progress lines. */
 static void train_message(const GstStructure *s, void *user) {
   const opts_t *o = user;
+  if (o->rep) sscor_cli_report_message(o->rep, s);
   if (o->quiet) return;
   if (gst_structure_has_name(s, "sscor-geometry")) {
     const char *summary = gst_structure_get_string(s, "summary");
@@ -168,7 +172,7 @@ static int check_output_dir(const char *cmd, const char *out) {
   return ok ? SSCOR_EXIT_OK : SSCOR_EXIT_FAIL;
 }
 
-static int do_correct(const char *cmd, const char *in, const char *out, const opts_t *o) {
+static int do_correct_run(const char *cmd, const char *in, const char *out, const opts_t *o) {
   if (check_output_dir(cmd, out)) return SSCOR_EXIT_FAIL;
   double t0 = sscor_cli_now();
   char *tmp = NULL;
@@ -178,13 +182,31 @@ static int do_correct(const char *cmd, const char *in, const char *out, const op
     model = tmp;
   }
   int rc = do_train(cmd, in, model, o);
+  double t1 = sscor_cli_now();
+  if (o->rep) o->rep->t_analysis = t1 - t0;
   if (!rc) rc = do_apply(cmd, in, model, out, o);
+  if (!rc && o->rep) o->rep->t_apply = sscor_cli_now() - t1;
   if (tmp) {
     unlink(tmp);
     g_free(tmp);
   }
   if (!rc && !o->quiet) fprintf(stderr, "done: %s (%.1f s)\n", out, sscor_cli_now() - t0);
   return rc;
+}
+
+/* do_correct_run, then (--report) the slide's page, failed or not. */
+static int do_correct(const char *cmd, const char *in, const char *out, const opts_t *o) {
+  if (!o->report) return do_correct_run(cmd, in, out, o);
+  sscor_cli_report rep;
+  if (sscor_cli_report_begin(cmd, &rep, o->report, out)) return SSCOR_EXIT_FAIL;
+  opts_t ro = *o;
+  ro.rep = &rep;
+  sscor_clear_error();
+  int rc = do_correct_run(cmd, in, out, &ro);
+  const char *applied = o->learn == 2   ? "learned G_C alone (plain CycleGAN, no flat-field)"
+                        : o->learn == 1 ? "seam-aware flat-field, then the learned G_C refinement"
+                                        : "seam-aware flat-field (gain smooth within tiles, free to jump at seams)";
+  return sscor_cli_report_end(cmd, &rep, in, out, rc, applied, o->quiet);
 }
 
 /* ---- options ------------------------------------------------------------ */
@@ -239,13 +261,17 @@ static const char *USAGE_CORRECT =
     "  --channels LIST      channels to correct and write, e.g. 0,2 (default: all; every\n"
     "                       channel gets its own flat-field on the shared tile geometry)\n"
     "  -q, --quiet          no progress output\n"
+    "  --report DIR         also write a report a person looks at: DIR/NAME.html (NAME: OUT's\n"
+    "                       file name) with thumbnails, a zoom across the seams, profiles,\n"
+    "                       the detected geometry and the metrics, and DIR/index.html listing\n"
+    "                       every slide of DIR; a failed run writes its page with the error\n"
     USAGE_MODEL_OPTIONS;
 static const char *USAGE_BATCH =
     "usage: sscor batch [options] OUTDIR IN...\n"
     "Runs 'sscor correct' on every IN, writing OUTDIR/NAME.tif; finished outputs are\n"
     "skipped unless --redo. Exit 1 when any file failed (the others are still done).\n"
     "  --redo               redo outputs that already exist\n"
-    "  --scale N  --tile N  --threads N  -q   as for correct\n"
+    "  --scale N  --tile N  --threads N  -q  --report DIR   as for correct\n"
     USAGE_MODEL_OPTIONS;
 
 /* 0 when s is a list of channel numbers in increasing order ("0,2"); the
@@ -275,7 +301,7 @@ static int parse(const char *cmd, const char *usage, int argc, char **argv, opts
       {"scale", required_argument, 0, 's'},    {"tile", required_argument, 0, 't'},
       {"threads", required_argument, 0, 'j'},  {"quiet", no_argument, 0, 'q'},
       {"redo", no_argument, 0, 'r'},           {"help", no_argument, 0, 'h'},
-      {"channels", required_argument, 0, 'c'},
+      {"channels", required_argument, 0, 'c'},  {"report", required_argument, 0, 'R'},
       {0, 0, 0, 0}};
   optind = 1;
   opterr = 0;
@@ -333,6 +359,7 @@ static int parse(const char *cmd, const char *usage, int argc, char **argv, opts
       break;
     }
     case 'r': o->redo = 1; break;
+    case 'R': o->report = optarg; break;
     case 'c':
       if (check_channels(optarg)) {
         *rc = sscor_cli_usage_error(cmd, "--channels '%s': give channel numbers in increasing order, e.g. 0,2",
@@ -428,6 +455,7 @@ int sscor_cmd_apply(int argc, char **argv) {
 int sscor_cmd_correct(int argc, char **argv) {
   const char *cmd = "correct";
   opts_t o;
+  sscor_cli_report_set_command(argc, argv);
   int rc, i = parse(cmd, USAGE_CORRECT, argc, argv, &o, &rc);
   if (i < 0 || operands(cmd, argc, i, 2, &rc)) return rc;
   return do_correct(cmd, argv[i], argv[i + 1], &o);
@@ -436,6 +464,7 @@ int sscor_cmd_correct(int argc, char **argv) {
 int sscor_cmd_batch(int argc, char **argv) {
   const char *cmd = "batch";
   opts_t o;
+  sscor_cli_report_set_command(argc, argv);
   int rc, i = parse(cmd, USAGE_BATCH, argc, argv, &o, &rc);
   if (i < 0) return rc;
   if (argc - i < 2) return sscor_cli_usage_error(cmd, "expected OUTDIR and at least one input");

@@ -6,13 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#ifdef SSCOR_HAVE_CAIRO
-#include <cairo.h>
-#endif
 
 #include "cli.h"
 #include "degrade.h"
 #include "metrics.h"
+#include "plot.h"
 #include "slide.h"
 
 static void help(void) {
@@ -80,90 +78,6 @@ static void json_num(double v) {
     printf("null");
 }
 
-#ifdef SSCOR_HAVE_CAIRO
-static sscor_status plot_profiles(const char *path, double *prof[3], int n, const char *title) {
-  const int W = 1000, H = 420, L = 80, R = 20, T = 40, B = 50;
-  const char *labels[3] = {"input", "corrected", "truth"};
-  const double colors[3][3] = {{0.85, 0.2, 0.15}, {0.1, 0.45, 0.85}, {0.2, 0.2, 0.2}};
-  double lo = INFINITY, hi = -INFINITY;
-  for (int k = 0; k < 3; k++)
-    for (int i = 0; prof[k] && i < n; i++)
-      if (isfinite(prof[k][i])) lo = fmin(lo, prof[k][i]), hi = fmax(hi, prof[k][i]);
-  if (!(hi > lo)) hi = lo + 1;
-  double pad = 0.05 * (hi - lo);
-  lo -= pad, hi += pad;
-  cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, W, H);
-  cairo_t *cr = cairo_create(s);
-  cairo_set_source_rgb(cr, 1, 1, 1);
-  cairo_paint(cr);
-  cairo_set_source_rgb(cr, 0, 0, 0);
-  cairo_set_line_width(cr, 1);
-  cairo_rectangle(cr, L, T, W - L - R, H - T - B);
-  cairo_stroke(cr);
-  cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
-  cairo_set_font_size(cr, 13);
-  char buf[64];
-  for (int t = 0; t <= 4; t++) {
-    double v = lo + (hi - lo) * t / 4, y = H - B - (H - T - B) * t / 4.0;
-    snprintf(buf, sizeof buf, "%.4g", v);
-    cairo_move_to(cr, 8, y + 4);
-    cairo_show_text(cr, buf);
-    double x = L + (W - L - R) * t / 4.0;
-    snprintf(buf, sizeof buf, "%d", (int)lrint((n - 1) * t / 4.0));
-    cairo_move_to(cr, x - 10, H - B + 18);
-    cairo_show_text(cr, buf);
-  }
-  cairo_move_to(cr, L, 24);
-  cairo_show_text(cr, title);
-  cairo_move_to(cr, W / 2 - 120, H - 10);
-  cairo_show_text(cr, "position across the stripes / seams (px)");
-  int legend = 0;
-  for (int k = 0; k < 3; k++) {
-    if (!prof[k]) continue;
-    cairo_set_source_rgb(cr, colors[k][0], colors[k][1], colors[k][2]);
-    cairo_set_line_width(cr, 1.2);
-    int started = 0;
-    for (int i = 0; i < n; i++) {
-      if (!isfinite(prof[k][i])) {
-        started = 0;
-        continue;
-      }
-      double x = L + (W - L - R) * (n > 1 ? (double)i / (n - 1) : 0.5);
-      double y = H - B - (H - T - B) * (prof[k][i] - lo) / (hi - lo);
-      if (started)
-        cairo_line_to(cr, x, y);
-      else
-        cairo_move_to(cr, x, y), started = 1;
-    }
-    cairo_stroke(cr);
-    /* Legend: a short line and the name, left to right in drawing order. */
-    double lx = W - R - 330 + 110 * (legend++);
-    cairo_move_to(cr, lx, 19);
-    cairo_line_to(cr, lx + 20, 19);
-    cairo_stroke(cr);
-    cairo_move_to(cr, lx + 26, 24);
-    cairo_show_text(cr, labels[k]);
-  }
-  cairo_destroy(cr);
-  size_t len = strlen(path) + 32;
-  char *tmp = malloc(len);
-  if (!tmp) {
-    cairo_surface_destroy(s);
-    return sscor_fail(SSCOR_E_NOMEM, "out of memory");
-  }
-  snprintf(tmp, len, "%s.tmp%ld.png", path, (long)getpid());
-  cairo_status_t cs = cairo_surface_write_to_png(s, tmp);
-  cairo_surface_destroy(s);
-  sscor_status st = SSCOR_OK;
-  if (cs != CAIRO_STATUS_SUCCESS)
-    st = sscor_fail(SSCOR_E_IO, "%s: cannot write the plot: %s", path, cairo_status_to_string(cs));
-  else if (rename(tmp, path) != 0)
-    st = sscor_fail(SSCOR_E_IO, "%s: cannot rename into place: %s", path, strerror(errno));
-  if (st) unlink(tmp);
-  free(tmp);
-  return st;
-}
-#endif
 
 int sscor_cmd_metrics(int argc, char **argv) {
   const char *cmd = "metrics", *truth_path = NULL, *geom_path = NULL, *tiles_path = NULL,
@@ -385,7 +299,12 @@ int sscor_cmd_metrics(int argc, char **argv) {
     char title[256];
     snprintf(title, sizeof title, "profile averaged along %g deg over %dx%d+%d+%d", profile_angle,
              region.w, region.h, region.x, region.y);
-    TRY(plot_profiles(plot_path, prof, nprof, title));
+    sscor_plot_curve curves[3];
+    int nc = 0;
+    for (int k = 0; k < 3; k++)
+      if (prof[k]) curves[nc++] = (sscor_plot_curve){prof[k], nprof, k};
+    sscor_plot_opts po = {.title = title};
+    TRY(sscor_plot_profiles(plot_path, curves, nc, &po));
 #endif
   }
 

@@ -87,6 +87,7 @@ int sscor_gst_run(const char *cmd, const char *text, int quiet, const char *what
       gst_message_parse_error(m, &e, &dbg);
       if (!quiet && isatty(2)) fputc('\n', stderr);
       fprintf(stderr, "sscor %s: %s%s%s\n", cmd, e->message, dbg ? ": " : "", dbg ? dbg : "");
+      sscor_fail(SSCOR_E_IO, "%s", e->message); /* for whoever reports the run (correct --report) */
       g_error_free(e);
       g_free(dbg);
       rc = SSCOR_EXIT_FAIL;

@@ -17,6 +17,7 @@ static const sscor_command commands[] = {
     {"batch", "correct many images into a folder, skipping finished ones", sscor_cmd_batch},
     {"synth", "degrade an image (or generated tissue) with known artifacts; write the truth", sscor_cmd_synth},
     {"metrics", "measure a correction: seams, flatness, fidelity, and PSNR/SSIM against a truth", sscor_cmd_metrics},
+    {"report-index", "rebuild the index page of a folder of slide reports (correct --report)", sscor_cmd_report_index},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -84,7 +85,7 @@ int main(int argc, char **argv) {
     return SSCOR_EXIT_OK;
   }
   if (!strcmp(argv[1], "--version")) {
-    printf("sscor 0.1.0\n");
+    printf("sscor " SSCOR_VERSION "\n");
     return SSCOR_EXIT_OK;
   }
   for (size_t i = 0; i < NCOMMANDS; i++)

@@ -281,6 +281,16 @@ static void test_tiles_file(void) {
   CHECK(n == 2 && t[0].y == 9 && t[1].x == 468 && t[1].w == 512);
   free(t);
   f = fopen(path, "w");
+  fputs("a.tif 0 9 300 200\nb.tif 5 6\n", f); /* a tile of its own size */
+  fclose(f);
+  CHECK(!sscor_metric_read_tiles(path, 512, 512, &t, &n));
+  CHECK(n == 2 && t[0].w == 300 && t[0].h == 200 && t[1].w == 512 && t[1].h == 512);
+  free(t);
+  f = fopen(path, "w");
+  fputs("a.tif 0 9 300\n", f); /* a width without a height */
+  fclose(f);
+  CHECK(sscor_metric_read_tiles(path, 512, 512, &t, &n) == SSCOR_E_FORMAT);
+  f = fopen(path, "w");
   fputs("a.tif 0 9\nb.tif 4x8 0\n", f);
   fclose(f);
   CHECK(sscor_metric_read_tiles(path, 512, 512, &t, &n) == SSCOR_E_FORMAT);
