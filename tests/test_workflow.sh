@@ -3,7 +3,7 @@
 # one of them a truncated TIFF. The good ones are corrected (pixel-identical to what
 # `sscor batch` writes for them), the corrupt one is reported under OUT_DIR by its name
 # with its error and listed in the summary; a second run redoes nothing but the failed
-# slide; a touched input redoes that slide only; a repaired slide succeeds and then
+# slide; a touched input redoes that slide only; report pages and their index; a repaired slide succeeds and then
 # nothing is left to do. Sample sheets (geometry, method) and their errors.
 # Skips (77) without snakemake: `bash pipelines/setup.sh --workflow` installs it.
 set -u
@@ -50,6 +50,17 @@ if [ "$(tail -n +2 "$T/out/summary.tsv" | wc -l)" = 3 ] \
 else bad "summary.tsv: $(cat "$T/out/summary.tsv")"; fi
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(not (d["slides"]==3 and d["failed"]==1 and d["failed_names"]==["broken"]))' \
   "$T/out/summary.json" && ok "summary.json: 3 slides, broken failed" || bad "summary.json: $(head -c 400 "$T/out/summary.json")"
+
+# --- the per-slide report pages (a failed slide's page shows its error) and the index
+for s in good1 good3 broken; do
+  [ -s "$T/out/report/$s.html" ] && ok "report/$s.html" || bad "report/$s.html missing: $(ls "$T/out/report" 2>&1)"
+done
+grep -q "not a readable TIFF" "$T/out/report/broken.html" && ok "the failed page shows the error" || bad "failed page lacks the error"
+if [ -s "$T/out/report/index.html" ] && grep -q "good1" "$T/out/report/index.html" && grep -q "broken" "$T/out/report/index.html"; then
+  ok "report/index.html lists the slides"
+else bad "report/index.html: $(head -c 300 "$T/out/report/index.html" 2>&1)"; fi
+awk -F'\t' '$1=="good1" && $(NF-1) ~ /report\/good1.html$/ { f=1 } END { exit !f }' "$T/out/summary.tsv" \
+  && ok "summary.tsv points at the report page" || bad "summary.tsv report column"
 
 # --- the workflow corrects exactly as sscor batch does (pixels; file layout may differ)
 mkdir -p "$T/batch"

@@ -7,7 +7,8 @@
 #    -- the command `sscor batch OUT_DIR SLIDE...` runs for each of its files (same
 #    options, same OUT_DIR/NAME.tif, NAME = the file name without its last extension),
 #    here also keeping the model and geometry (OUT_DIR/models/NAME.sscor, .geom) and
-#    writing the per-slide report (--report OUT_DIR/report) when asked;
+#    writing the per-slide report page (--report OUT_DIR/report: NAME.html, and the
+#    index of the folder) when asked;
 # 2. sscor metrics --json SLIDE OUT_DIR/NAME.tif (with the tile grid of the geometry used,
 #    when it is an axis-aligned grid) -> OUT_DIR/metrics/NAME.json;
 # 3. OUT_DIR/status/NAME.json: {"name", "slide", "status": "ok"|"failed", "error", ...}.
@@ -94,8 +95,8 @@ fail() { # STEP RC
   msg="$(grep -E "^sscor [a-z]+: |^ERROR|error" "$log" | tail -n 5)"
   [ -n "$msg" ] || msg="$(tail -n 5 "$log")"
   [ -n "$msg" ] || msg="exit status $2"
+  # (the report page stays: sscor correct --report writes a failed run's page with the error)
   rm -f "$tif" "$model" "$geom" "$mjson"
-  [ -n "${report_dir:-}" ] && rm -f "$report_dir/$name.html"
   put "$failed" "slide: $slide
 step: $1
 exit status: $2

@@ -6,7 +6,7 @@ metrics they point at, and writes
   OUT_DIR/summary.tsv   one row per slide: name, status, seconds, the main figures, error
   OUT_DIR/summary.json  the same, with every metric
 both atomically; rebuilds the report index (OUT_DIR/report/index.html) when the slides
-have reports; and touches OUT_DIR/.tickets/NAME of every failed slide, so that the next
+have reports; and rewrites OUT_DIR/.tickets/NAME of every failed slide, so that the next
 run redoes those slides (the Snakefile's header says why).
 """
 import argparse
@@ -20,7 +20,7 @@ import time
 
 COLUMNS = ["name", "status", "method", "seconds", "slide", "output",
            "seam_ratio_in", "seam_ratio_out", "fidelity_pct", "texture_in", "texture_out",
-           "tissue_bg_in", "tissue_bg_out", "error"]
+           "tissue_bg_in", "tissue_bg_out", "report", "error"]
 
 
 def atomic_write(path, text):
@@ -62,6 +62,8 @@ def main():
             sys.exit(f"summary.py: {path}: cannot read the slide status: {e}")
         row = {k: s.get(k) for k in ("name", "status", "method", "seconds", "slide", "output", "error")}
         row["metrics"] = None
+        page = os.path.join(a.out, "report", f"{s.get('name')}.html")
+        row["report"] = page if os.path.exists(page) else None
         if s.get("status") == "ok" and s.get("metrics"):
             try:
                 with open(s["metrics"]) as f:
@@ -85,17 +87,12 @@ def main():
            "failed_names": [r["name"] for r in failed], "rows": rows}
     atomic_write(a.json, json.dumps(doc, indent=1) + "\n")
 
-    # the report index, rebuilt from the per-slide reports there are
+    # the report index (sscor report-index), rebuilt from the per-slide pages there are
     report_dir = os.path.join(a.out, "report")
     if a.report != "no" and os.path.isdir(report_dir):
-        try:
-            helptext = subprocess.run([a.sscor, "report", "--help"], capture_output=True, text=True).stdout
-        except OSError:
-            helptext = ""
-        if "index" in helptext:
-            r = subprocess.run([a.sscor, "report", "--index", report_dir], capture_output=True, text=True)
-            if r.returncode:
-                sys.exit(f"summary.py: the report index of {report_dir} failed: {r.stderr.strip()}")
+        r = subprocess.run([a.sscor, "report-index", report_dir], capture_output=True, text=True)
+        if r.returncode:
+            sys.exit(f"summary.py: the report index of {report_dir} failed: {r.stderr.strip()}")
 
     # failed slides: renew their tickets, so the next run retries them
     # (new content, not only a new time: Snakemake compares small inputs by checksum too)
