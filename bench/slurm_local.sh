@@ -151,4 +151,6 @@ grep -q "not a readable TIFF" "$W/out/failed/broken.txt" 2>/dev/null && echo "ok
   || { echo "FAIL: failed/broken.txt"; fail=1; }
 [ "$(tail -n +2 "$W/out/summary.tsv" 2>/dev/null | wc -l)" = 3 ] && echo "ok: summary lists 3 slides" \
   || { echo "FAIL: summary"; fail=1; }
+[ -s "$W/out/report/index.html" ] && [ -s "$W/out/report/good1.html" ] && echo "ok: report pages and index" \
+  || { echo "FAIL: report pages"; fail=1; }
 exit $fail
