@@ -15,6 +15,7 @@
 # Exit 77 when they are missing. Environment: SLURM_LOCAL_PORT (first of two TCP ports,
 # default 16817), SLURM_LOCAL_CPUS (default: nproc).
 set -uo pipefail
+CALLER=$PWD
 cd "$(dirname "$0")/.."
 REPO=$PWD
 
@@ -123,6 +124,7 @@ fi
 echo "slurm_local.sh: Slurm up: node $host, $cpus CPUs, ${mem} MB, SLURM_CONF=$SLURM_CONF" >&2
 
 if [ ${#cmd[@]} -gt 0 ]; then
+  cd "$CALLER" || exit 1 # CMD runs where slurm_local.sh was started (Snakemake keeps .snakemake/ there)
   "${cmd[@]}"
   exit $?
 fi
