@@ -2,7 +2,8 @@
 # Installs what sscor needs on Debian 12 and builds it into build/.
 #   bash pipelines/setup.sh         build + runtime dependencies, then build
 #   bash pipelines/setup.sh --dev   also PyTorch, scikit-image, vips (fixtures, benchmarks)
-#   bash pipelines/setup.sh --workflow   also what the many-slides workflow and its tests use
+#   bash pipelines/setup.sh --workflow  also Snakemake, Slurm (pipelines/workflow/, bench/slurm_local.sh)
+#                                       and chromium (the report pages in tests/test_cli_report.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,9 +15,10 @@ packages=(
   libdnnl-dev ocl-icd-opencl-dev libcairo2-dev libdeflate-dev libzstd-dev
   clang libclang-rt-14-dev libomp-dev # fuzz targets (tests/fuzz/run.sh): libFuzzer, clang's OpenMP
 )
-# --workflow: chromium renders the report pages in tests/test_cli_report.sh
-workflow_packages=()
-workflow_packages+=(chromium)
+# many slides: Snakemake (psutil for its benchmark files), a single-node Slurm for
+# bench/slurm_local.sh, GNU time for bench/workflow.sh; chromium renders the report
+# pages in tests/test_cli_report.sh
+workflow_packages=(snakemake python3-psutil slurm-wlm munge time chromium)
 if [ "${1:-}" = "--workflow" ]; then
   packages+=("${workflow_packages[@]}")
 fi
