@@ -38,12 +38,12 @@ done
 [ ! -e "$T/out/broken.tif" ] && [ ! -e "$T/out/models/broken.sscor" ] && ok "no output for the corrupt slide" \
   || bad "outputs left for the corrupt slide: $(ls "$T/out" "$T/out/models")"
 if [ -s "$T/out/failed/broken.txt" ] && grep -q "slides/broken.tif" "$T/out/failed/broken.txt" \
-   && grep -q "not a readable TIFF" "$T/out/failed/broken.txt"; then
+   && grep -q "corrupt TIFF" "$T/out/failed/broken.txt"; then
   ok "failed/broken.txt names the slide and its error"
 else bad "failed/broken.txt: $(cat "$T/out/failed/broken.txt" 2>&1)"; fi
 [ ! -e "$T/out/failed/good1.txt" ] && ok "no failure file for a good slide" || bad "failed/good1.txt exists"
 if [ "$(tail -n +2 "$T/out/summary.tsv" | wc -l)" = 3 ] \
-   && awk -F'\t' '$1=="broken" && $2=="failed" && $NF ~ /not a readable TIFF/ { b++ }
+   && awk -F'\t' '$1=="broken" && $2=="failed" && $NF ~ /corrupt TIFF/ { b++ }
                   ($1=="good1" || $1=="good3") && $2=="ok" && $6 ~ /\.tif$/ && $8 != "" { g++ }
                   END { exit !(b == 1 && g == 2) }' "$T/out/summary.tsv"; then
   ok "summary.tsv lists 3 slides: 2 ok with figures, broken failed with its error"
@@ -55,7 +55,7 @@ python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(not (d["sl
 for s in good1 good3 broken; do
   [ -s "$T/out/report/$s.html" ] && ok "report/$s.html" || bad "report/$s.html missing: $(ls "$T/out/report" 2>&1)"
 done
-grep -q "not a readable TIFF" "$T/out/report/broken.html" && ok "the failed page shows the error" || bad "failed page lacks the error"
+grep -q "corrupt TIFF" "$T/out/report/broken.html" && ok "the failed page shows the error" || bad "failed page lacks the error"
 if [ -s "$T/out/report/index.html" ] && grep -q "good1" "$T/out/report/index.html" && grep -q "broken" "$T/out/report/index.html"; then
   ok "report/index.html lists the slides"
 else bad "report/index.html: $(head -c 300 "$T/out/report/index.html" 2>&1)"; fi
@@ -79,7 +79,7 @@ m1=$(mtime "$T/out/good1.tif") m3=$(mtime "$T/out/good3.tif") st1=$(mtime "$T/ou
 [ "$m1" = "$(mtime "$T/out/good1.tif")" ] && [ "$m3" = "$(mtime "$T/out/good3.tif")" ] \
   && [ "$st1" = "$(mtime "$T/out/status/good1.json")" ] && ok "second run left the good slides alone" \
   || bad "second run rewrote good outputs"
-grep -q "not a readable TIFF" "$T/out/failed/broken.txt" && ok "still failed, still reported" || bad "failure report lost"
+grep -q "corrupt TIFF" "$T/out/failed/broken.txt" && ok "still failed, still reported" || bad "failure report lost"
 
 # --- a touched input redoes that slide only
 sleep 1
