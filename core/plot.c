@@ -1,12 +1,10 @@
 /* Profile plots and PNG writing; see plot.h. */
 #include "plot.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "fileio.h"
 

@@ -9,7 +9,6 @@
 
 #include "cli.h"
 #include "degrade.h"
-#include "fileio.h"
 #include "metrics.h"
 #include "plot.h"
 #include "slide.h"
